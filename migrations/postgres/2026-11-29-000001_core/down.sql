@@ -1,0 +1,16 @@
+DROP TABLE outbox_deliveries;
+DROP TABLE outbox_activities;
+DROP TABLE received_activities;
+DROP TABLE thread_tags;
+DROP TABLE tags;
+DROP TABLE answer_votes;
+DROP TABLE thread_votes;
+DROP TABLE answers;
+DROP TABLE threads;
+DROP TABLE community_moderators;
+DROP TABLE community_follows;
+DROP TABLE communities;
+DROP TABLE local_accounts;
+DROP TABLE persons;
+DROP TABLE local_actor_names;
+DROP TABLE instances;

@@ -1,0 +1,127 @@
+//! Instances: this server (exactly one row with `local`) and every remote server we know.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::instances;
+use super::{Db, DbConn, DbError};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = instances)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct Instance {
+    pub id: i64,
+    pub domain: String,
+    pub local: bool,
+    pub software: Option<String>,
+    pub version: Option<String>,
+    pub public_key_pem: Option<String>,
+    pub private_key_pem: Option<String>,
+    pub last_success_at: Option<NaiveDateTime>,
+    pub dead_since: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = instances)]
+struct NewLocalInstance<'a> {
+    domain: &'a str,
+    local: bool,
+    software: &'a str,
+    version: &'a str,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// Why the local instance row cannot be used with the configured domain.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalInstanceError {
+    #[error(
+        "this database belongs to the instance `{stored}`, but `domain` is set to `{configured}`; every ActivityPub id is built on the domain, so it cannot change once set"
+    )]
+    DomainChanged { stored: String, configured: String },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Returns the local instance, creating it on first start. Refuses a changed domain.
+pub async fn ensure_local(db: &Db, domain: &str) -> Result<Instance, LocalInstanceError> {
+    let domain = domain.to_ascii_lowercase();
+    let now = super::now();
+    let existing =
+        with_conn!(db, |conn| read_local(&mut conn).await.optional()).map_err(DbError::from)?;
+    if let Some(instance) = existing {
+        if instance.domain != domain {
+            return Err(LocalInstanceError::DomainChanged {
+                stored: instance.domain,
+                configured: domain,
+            });
+        }
+        return Ok(instance);
+    }
+    let new = NewLocalInstance {
+        domain: &domain,
+        local: true,
+        software: crate::SOFTWARE_NAME,
+        version: crate::VERSION,
+        created_at: now,
+        updated_at: now,
+    };
+    let instance = with_conn!(db, |conn| {
+        on_conn!(&mut conn, |c| {
+            diesel::insert_into(instances::table)
+                .values(&new)
+                .on_conflict(instances::domain)
+                .do_update()
+                .set(instances::local.eq(true))
+                .returning(Instance::as_returning())
+                .get_result::<Instance>(c)
+                .await
+        })
+    })
+    .map_err(DbError::from)?;
+    Ok(instance)
+}
+
+/// The local instance row; it exists once the server or an admin command has started.
+pub async fn read_local(conn: &mut DbConn<'_>) -> QueryResult<Instance> {
+    on_conn!(conn, |c| {
+        instances::table
+            .filter(instances::local.eq(true))
+            .select(Instance::as_select())
+            .first::<Instance>(c)
+            .await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{TEST_DOMAIN, for_each_backend};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn local_instance_is_created_once_and_keeps_its_domain() {
+        for_each_backend(async |db| {
+            // for_each_backend already made the row for TEST_DOMAIN: it is found, not doubled.
+            let first = ensure_local(&db, TEST_DOMAIN).await.expect("found");
+            let again = ensure_local(&db, TEST_DOMAIN).await.expect("found again");
+            assert_eq!(first.id, again.id);
+            assert!(first.local);
+            let read = (async {
+                with_conn!(&db, |conn| read_local(&mut conn)
+                    .await
+                    .map_err(DbError::from))
+            })
+            .await;
+            assert_eq!(read.expect("read").id, first.id);
+            let err = ensure_local(&db, "other.example")
+                .await
+                .expect_err("domain change refused");
+            assert!(err.to_string().contains(TEST_DOMAIN), "{err}");
+            assert!(err.to_string().contains("other.example"), "{err}");
+        })
+        .await;
+    }
+}

@@ -1,0 +1,72 @@
+//! `with_conn!`, `transaction!` and `on_conn!`: one query text, expanded once per backend.
+
+/// Runs `$body` with `$conn` bound to a [`DbConn`](crate::db::DbConn) from the pool.
+/// Pool errors are converted with `?` into the caller's error type.
+#[macro_export]
+macro_rules! with_conn {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite(pool) => {
+                let mut pooled = pool.get().await.map_err($crate::db::DbError::from)?;
+                #[allow(unused_mut)]
+                let mut $conn = $crate::db::DbConn::Sqlite(&mut *pooled);
+                $body
+            }
+            $crate::db::Db::Postgres(pool) => {
+                let mut pooled = pool.get().await.map_err($crate::db::DbError::from)?;
+                #[allow(unused_mut)]
+                let mut $conn = $crate::db::DbConn::Postgres(&mut *pooled);
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` in one write transaction with `$conn` bound to a
+/// [`DbConn`](crate::db::DbConn): `BEGIN IMMEDIATE` on SQLite (so a read followed by a
+/// write never fails on lock upgrade), an ordinary transaction on PostgreSQL. The body
+/// evaluates to `Result<T, E>` with `E: From<diesel::result::Error>`; `Err` rolls back.
+#[macro_export]
+macro_rules! transaction {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite(pool) => {
+                let mut pooled = pool.get().await.map_err($crate::db::DbError::from)?;
+                pooled
+                    .immediate_transaction(async |c| {
+                        #[allow(unused_mut)]
+                        let mut $conn = $crate::db::DbConn::Sqlite(c);
+                        $body
+                    })
+                    .await
+            }
+            $crate::db::Db::Postgres(pool) => {
+                let mut pooled = pool.get().await.map_err($crate::db::DbError::from)?;
+                diesel_async::AsyncConnection::transaction(&mut *pooled, async |c| {
+                    #[allow(unused_mut)]
+                    let mut $conn = $crate::db::DbConn::Postgres(c);
+                    $body
+                })
+                .await
+            }
+        }
+    };
+}
+
+/// Inside `db/`: runs one query text on the concrete connection behind a `&mut DbConn`.
+/// The body is expanded once per backend so each copy type-checks against its backend.
+#[macro_export]
+macro_rules! on_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite(inner) => {
+                let $c = &mut **inner;
+                $body
+            }
+            $crate::db::DbConn::Postgres(inner) => {
+                let $c = &mut **inner;
+                $body
+            }
+        }
+    };
+}

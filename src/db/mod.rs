@@ -1,0 +1,373 @@
+//! Storage: a SQLite or PostgreSQL pool chosen at runtime from `database.url`, and the
+//! macros that run one query text against either backend.
+
+#[macro_use]
+mod macros;
+
+pub mod actor_name;
+pub mod instance;
+pub mod local_account;
+pub mod migrations;
+pub mod person;
+pub mod schema;
+pub mod types;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::SqliteConnection;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+
+use futures_util::FutureExt;
+
+use crate::settings::DatabaseSettings;
+
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+pub type SqlitePool = Pool<SqliteConn>;
+pub type PgPool = Pool<AsyncPgConnection>;
+
+/// Milliseconds a SQLite connection waits on a locked database before giving up.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// A connection of either backend, borrowed from the pool or from an open transaction.
+/// Functions in `db/` take `&mut DbConn` and dispatch with [`on_conn!`].
+pub enum DbConn<'a> {
+    Sqlite(&'a mut SqliteConn),
+    Postgres(&'a mut AsyncPgConnection),
+}
+
+/// The database: one pool of one backend. Cloning shares the pool.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    #[error("cannot prepare the SQLite folder {path}: {source}")]
+    SqliteFolder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database connection failed: {0}")]
+    Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
+    #[error("database pool setup failed: {0}")]
+    Build(#[from] diesel_async::pooled_connection::deadpool::BuildError),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Where `database.url` points, decided by its scheme alone (never by trying one backend
+/// and falling back to the other).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseLocation {
+    pub fn parse(url: &str) -> Result<DatabaseLocation, DbError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseLocation::Postgres(url.to_owned()));
+        }
+        let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+            rest
+        } else if let Some(rest) = url.strip_prefix("sqlite:") {
+            rest
+        } else if let Some((scheme, _)) = url.split_once("://") {
+            return Err(DbError::InvalidUrl(format!(
+                "unsupported scheme `{scheme}://`; use postgres://, postgresql:// or a SQLite file path"
+            )));
+        } else {
+            url
+        };
+        if path.is_empty() || path == ":memory:" || path.starts_with("file::memory:") {
+            return Err(DbError::InvalidUrl(
+                "a SQLite database must be a file path (in-memory databases are not shared between connections)".into(),
+            ));
+        }
+        Ok(DatabaseLocation::Sqlite(PathBuf::from(path)))
+    }
+}
+
+/// The SQLite file path of a database URL, or `None` for PostgreSQL or an invalid URL.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    match DatabaseLocation::parse(url) {
+        Ok(DatabaseLocation::Sqlite(path)) => Some(path),
+        _ => None,
+    }
+}
+
+impl Db {
+    /// Opens a pool for `settings.url`. Nothing is migrated here; see [`migrations`].
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DbError> {
+        let timeout = Duration::from_secs(settings.connect_timeout_secs);
+        let db = match DatabaseLocation::parse(&settings.url)? {
+            DatabaseLocation::Sqlite(path) => {
+                Db::Sqlite(sqlite_pool(&path, settings.pool_size, timeout)?)
+            }
+            DatabaseLocation::Postgres(url) => {
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+                Db::Postgres(
+                    Pool::builder(manager)
+                        .max_size(settings.pool_size as usize)
+                        .wait_timeout(Some(timeout))
+                        .create_timeout(Some(timeout))
+                        .recycle_timeout(Some(timeout))
+                        .runtime(deadpool::Runtime::Tokio1)
+                        .build()?,
+                )
+            }
+        };
+        // Fail at start, with the driver's own message, when the database is unreachable.
+        db.ping().await?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs `SELECT 1`; used by `/healthz` and at start.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        let timeout = self.timeout();
+        let check = async {
+            with_conn!(self, |conn| {
+                on_conn!(&mut conn, |c| {
+                    diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+                        .get_result::<i32>(c)
+                        .await?
+                });
+                Ok::<(), DbError>(())
+            })
+        };
+        tokio::time::timeout(timeout, check)
+            .await
+            .map_err(|_| DbError::Timeout(timeout))?
+    }
+
+    fn timeout(&self) -> Duration {
+        let timeouts = match self {
+            Db::Sqlite(pool) => pool.timeouts(),
+            Db::Postgres(pool) => pool.timeouts(),
+        };
+        timeouts.wait.unwrap_or(Duration::from_secs(5))
+            + timeouts.create.unwrap_or(Duration::from_secs(5))
+    }
+
+    /// Closes the pool: waiting callers fail and connections are dropped as they return.
+    pub fn close(&self) {
+        match self {
+            Db::Sqlite(pool) => pool.close(),
+            Db::Postgres(pool) => pool.close(),
+        }
+    }
+}
+
+fn sqlite_pool(path: &Path, size: u32, timeout: Duration) -> Result<SqlitePool, DbError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| DbError::SqliteFolder {
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    let mut config = ManagerConfig::<SqliteConn>::default();
+    config.custom_setup = Box::new(|url| {
+        let url = url.to_owned();
+        async move {
+            let mut conn = SqliteConn::establish(&url).await?;
+            // busy_timeout first: switching to WAL itself needs the lock it waits for.
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
+                 PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON;"
+            ))
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(
+        path.to_string_lossy().into_owned(),
+        config,
+    );
+    Ok(Pool::builder(manager)
+        .max_size(size as usize)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()?)
+}
+
+/// The current time as stored: naive UTC, truncated to microseconds so both backends
+/// store and return the same value.
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::microseconds(1)).unwrap_or(now)
+}
+
+/// Table and column names as `schema.rs` declares them, in declaration order, read from
+/// the SQL diesel generates for `SELECT *` (the schema tests compare them with the database).
+#[cfg(test)]
+pub(crate) fn schema_columns() -> Vec<(&'static str, Vec<&'static str>)> {
+    use diesel::Table;
+    use diesel::query_dsl::methods::SelectDsl;
+    fn columns_of<T>(table: T, name: &'static str) -> (&'static str, Vec<&'static str>)
+    where
+        T: Table + SelectDsl<<T as Table>::AllColumns>,
+        <T as SelectDsl<<T as Table>::AllColumns>>::Output:
+            diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
+    {
+        let query = SelectDsl::select(table, T::all_columns());
+        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+        let prefix = format!("`{name}`.`");
+        let names = sql
+            .split(", ")
+            .filter_map(|part| part.split(&prefix).nth(1))
+            .filter_map(|rest| rest.split('`').next())
+            .map(|column| &*Box::leak(column.to_owned().into_boxed_str()))
+            .collect();
+        (name, names)
+    }
+    macro_rules! tables {
+        ($($table:ident),* $(,)?) => { vec![$(columns_of(schema::$table::table, stringify!($table))),*] };
+    }
+    tables!(
+        instances,
+        local_actor_names,
+        persons,
+        local_accounts,
+        communities,
+        community_follows,
+        community_moderators,
+        threads,
+        answers,
+        thread_votes,
+        answer_votes,
+        tags,
+        thread_tags,
+        received_activities,
+        outbox_activities,
+        outbox_deliveries,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_choose_a_backend_by_scheme_alone() {
+        assert_eq!(
+            DatabaseLocation::parse("postgres://u:p@h/db").expect("pg"),
+            DatabaseLocation::Postgres("postgres://u:p@h/db".into())
+        );
+        assert_eq!(
+            DatabaseLocation::parse("postgresql://h/db").expect("pg"),
+            DatabaseLocation::Postgres("postgresql://h/db".into())
+        );
+        assert_eq!(
+            DatabaseLocation::parse("./data/lyceum.db").expect("sqlite"),
+            DatabaseLocation::Sqlite("./data/lyceum.db".into())
+        );
+        assert_eq!(
+            DatabaseLocation::parse("sqlite:///var/lib/lyceum.db").expect("sqlite"),
+            DatabaseLocation::Sqlite("/var/lib/lyceum.db".into())
+        );
+        // A PostgreSQL keyword string must not silently become a SQLite file.
+        assert!(DatabaseLocation::parse("mysql://h/db").is_err());
+        assert!(DatabaseLocation::parse(":memory:").is_err());
+        assert!(DatabaseLocation::parse("").is_err());
+    }
+
+    #[tokio::test]
+    async fn sqlite_connections_use_wal_and_foreign_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let settings = DatabaseSettings {
+            url: dir
+                .path()
+                .join("nested/folder/t.db")
+                .to_string_lossy()
+                .into_owned(),
+            ..DatabaseSettings::default()
+        };
+        let db = Db::connect(&settings)
+            .await
+            .expect("connects and creates the folder");
+        let Db::Sqlite(pool) = &db else {
+            panic!("sqlite")
+        };
+        let conn = &mut *pool.get().await.expect("conn");
+        let (mode, fk, busy): (String, i32, i32) = (async {
+            use diesel::sql_types::{Integer, Text};
+            let mode = diesel::select(diesel::dsl::sql::<Text>(
+                "(SELECT journal_mode FROM pragma_journal_mode)",
+            ))
+            .get_result::<String>(conn)
+            .await?;
+            let fk = diesel::select(diesel::dsl::sql::<Integer>(
+                "(SELECT foreign_keys FROM pragma_foreign_keys)",
+            ))
+            .get_result::<i32>(conn)
+            .await?;
+            let busy = diesel::select(diesel::dsl::sql::<Integer>(
+                "(SELECT timeout FROM pragma_busy_timeout)",
+            ))
+            .get_result::<i32>(conn)
+            .await?;
+            Ok::<_, DbError>((mode, fk, busy))
+        })
+        .await
+        .expect("pragmas");
+        assert_eq!(mode, "wal");
+        assert_eq!(fk, 1);
+        assert_eq!(busy, SQLITE_BUSY_TIMEOUT_MS as i32);
+    }
+
+    #[tokio::test]
+    async fn unreachable_postgres_fails_fast_with_the_driver_error() {
+        let settings = DatabaseSettings {
+            // Port 1 on loopback: nothing listens there.
+            url: "postgres://lyceum@127.0.0.1:1/lyceum".into(),
+            connect_timeout_secs: 2,
+            ..DatabaseSettings::default()
+        };
+        let err = Db::connect(&settings).await.err().expect("must fail");
+        assert!(
+            matches!(err, DbError::Pool(_) | DbError::Timeout(_)),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! Persons: local members and remote people, each an ActivityPub `Person` actor.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::DbConn;
+use super::schema::persons;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = persons)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct Person {
+    pub id: i64,
+    pub ap_id: String,
+    pub local: bool,
+    pub instance_id: i64,
+    pub name: String,
+    pub name_lower: String,
+    pub display_name: Option<String>,
+    pub bio: Option<String>,
+    pub bio_html: Option<String>,
+    pub avatar_url: Option<String>,
+    pub inbox_url: String,
+    pub shared_inbox_url: Option<String>,
+    pub public_key_pem: String,
+    pub private_key_pem: Option<String>,
+    pub bot: bool,
+    pub deleted: bool,
+    pub published: NaiveDateTime,
+    pub updated: Option<NaiveDateTime>,
+    pub last_refreshed_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = persons)]
+pub struct PersonInsertForm {
+    pub ap_id: String,
+    pub local: bool,
+    pub instance_id: i64,
+    pub name: String,
+    pub name_lower: String,
+    pub display_name: Option<String>,
+    pub inbox_url: String,
+    pub shared_inbox_url: Option<String>,
+    pub public_key_pem: String,
+    pub private_key_pem: Option<String>,
+    pub published: NaiveDateTime,
+    pub last_refreshed_at: NaiveDateTime,
+}
+
+/// Inserts a person.
+pub async fn insert(conn: &mut DbConn<'_>, form: &PersonInsertForm) -> QueryResult<Person> {
+    on_conn!(conn, |c| {
+        diesel::insert_into(persons::table)
+            .values(form)
+            .returning(Person::as_returning())
+            .get_result(c)
+            .await
+    })
+}
+
+pub async fn read(conn: &mut DbConn<'_>, id: i64) -> QueryResult<Person> {
+    on_conn!(conn, |c| {
+        persons::table
+            .find(id)
+            .select(Person::as_select())
+            .first(c)
+            .await
+    })
+}

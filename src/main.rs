@@ -1,0 +1,190 @@
+//! The `lyceum` command: serve, migrate, check-config and admin tasks.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use lyceum::db::types::{AccountRole, AccountStatus};
+use lyceum::settings::{LogFormat, Settings};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lyceum",
+    version,
+    about = "A server for learning communities that federate"
+)]
+struct Cli {
+    /// Configuration file (TOML). Keys not in it come from the built-in defaults;
+    /// LYCEUM_* environment variables override both.
+    #[arg(long, global = true, env = "LYCEUM_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: applies pending migrations, then listens on `bind`.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load and validate the configuration, print the effective values, and exit.
+    CheckConfig,
+    /// Administrative tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an active local account.
+    CreateUser {
+        /// Username: lower-case letters, digits and underscores, 2-20 characters.
+        name: String,
+        /// File holding the password (a trailing newline is ignored); `-` reads standard input.
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
+        /// Make the account an instance admin.
+        #[arg(long)]
+        admin: bool,
+        /// Email address of the account.
+        #[arg(long)]
+        email: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("lyceum: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::CheckConfig = cli.command {
+        return check_config(&settings);
+    }
+    init_logging(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("lyceum: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => lyceum::app::serve(settings).await,
+            Command::Migrate => migrate(&settings).await,
+            Command::Admin(admin) => run_admin(&settings, admin).await,
+            Command::CheckConfig => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("lyceum: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(settings: &Settings) -> ExitCode {
+    let mut shown = settings.clone();
+    shown.database.url = settings.redacted_database_url();
+    match toml::to_string_pretty(&shown) {
+        Ok(text) => {
+            println!("# configuration is valid; effective values:\n{text}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("lyceum: cannot print the configuration: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(settings: &Settings) {
+    // RUST_LOG wins over `log.filter`, as operators expect from Rust services.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(&settings.log.filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match settings.log.format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let db = lyceum::db::Db::connect(&settings.database).await?;
+    let applied = lyceum::db::migrations::run_pending(&db).await?;
+    if applied.is_empty() {
+        println!("the database is up to date");
+    }
+    for version in applied {
+        println!("applied {version}");
+    }
+    db.close();
+    Ok(())
+}
+
+async fn run_admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::CreateUser {
+            name,
+            password_file,
+            admin,
+            email,
+        } => {
+            let password = read_password(&password_file)?;
+            let db = lyceum::app::open_database(settings).await?;
+            let created = lyceum::service::accounts::create_account(
+                &db,
+                &settings.public_url(),
+                lyceum::service::accounts::NewAccount {
+                    username: name,
+                    password,
+                    email,
+                    role: if admin {
+                        AccountRole::Admin
+                    } else {
+                        AccountRole::Member
+                    },
+                    status: AccountStatus::Active,
+                    application_answer: None,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            db.close();
+            println!(
+                "created {} `{}` ({})",
+                created.account.role, created.person.name, created.person.ap_id
+            );
+            Ok(())
+        }
+    }
+}
+
+fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
+    let mut text = String::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("cannot read the password file {}: {e}", path.display())
+        })?;
+    }
+    let trimmed = text.strip_suffix('\n').unwrap_or(&text);
+    let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
+    Ok(trimmed.to_owned())
+}

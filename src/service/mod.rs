@@ -1,0 +1,4 @@
+//! The rules of the product: every write from the API, the web UI, the CLI or the inbox
+//! goes through these functions, which check permissions and write in one transaction.
+
+pub mod accounts;

@@ -1,0 +1,144 @@
+//! Test support: run a test once per backend, each time on a fresh, migrated database.
+//!
+//! SQLite always (a temporary file, WAL as in production); PostgreSQL too when
+//! `LYCEUM_TEST_DATABASE_URL` points at a server where the role may create databases. Each
+//! run gets its own database, dropped afterwards, so tests need no global locks.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::FutureExt;
+
+use crate::db::{Db, migrations};
+use crate::settings::DatabaseSettings;
+
+/// The environment variable naming the PostgreSQL server tests may create databases on.
+pub const TEST_DATABASE_URL_ENV: &str = "LYCEUM_TEST_DATABASE_URL";
+/// Domain of the local instance in database tests.
+pub const TEST_DOMAIN: &str = "localhost:8541";
+pub const TEST_PUBLIC_URL: &str = "http://localhost:8541";
+
+static NEXT_DATABASE: AtomicU64 = AtomicU64::new(0);
+
+/// The PostgreSQL server for tests, if configured.
+pub fn postgres_test_url() -> Option<String> {
+    std::env::var(TEST_DATABASE_URL_ENV)
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// A fresh migrated database with the local instance row, removed on [`TestDatabase::drop_database`].
+pub struct TestDatabase {
+    pub db: Db,
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    pub async fn sqlite() -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temporary folder for a SQLite test database");
+        let url = dir.path().join("lyceum.db").to_string_lossy().into_owned();
+        let db = open(&url).await;
+        TestDatabase {
+            db,
+            url,
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    /// Creates a new database on the server `admin_url` points at.
+    pub async fn postgres(admin_url: &str) -> TestDatabase {
+        let name = format!(
+            "lyceum_test_{}_{}_{}",
+            std::process::id(),
+            NEXT_DATABASE.fetch_add(1, Ordering::Relaxed),
+            chrono::Utc::now().timestamp_subsec_nanos()
+        );
+        let mut admin = AsyncPgConnection::establish(admin_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("{TEST_DATABASE_URL_ENV} is set but PostgreSQL refused: {e}")
+            });
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let mut url = url::Url::parse(admin_url).expect("LYCEUM_TEST_DATABASE_URL is a URL");
+        url.set_path(&name);
+        let url = url.to_string();
+        let db = open(&url).await;
+        TestDatabase {
+            db,
+            url,
+            cleanup: Cleanup::Postgres {
+                admin_url: admin_url.to_owned(),
+                name,
+            },
+        }
+    }
+
+    /// Closes the pool and removes the database.
+    pub async fn drop_database(self) {
+        self.db.close();
+        drop(self.db);
+        match self.cleanup {
+            Cleanup::Sqlite(dir) => drop(dir),
+            Cleanup::Postgres { admin_url, name } => {
+                if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url).await {
+                    let _ = diesel::sql_query(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    ))
+                    .execute(&mut admin)
+                    .await;
+                }
+            }
+        }
+    }
+}
+
+async fn open(url: &str) -> Db {
+    let settings = DatabaseSettings {
+        url: url.to_owned(),
+        pool_size: 4,
+        ..DatabaseSettings::default()
+    };
+    let db = Db::connect(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("test database {url}: {e}"));
+    migrations::run_pending(&db)
+        .await
+        .expect("migrations apply");
+    crate::db::instance::ensure_local(&db, TEST_DOMAIN)
+        .await
+        .expect("local instance row");
+    db
+}
+
+/// Runs `test` on a fresh SQLite database, then on a fresh PostgreSQL database when
+/// `LYCEUM_TEST_DATABASE_URL` is set. A failure on either backend fails the test, and the
+/// database is removed either way.
+pub async fn for_each_backend(mut test: impl AsyncFnMut(Db)) {
+    let sqlite = TestDatabase::sqlite().await;
+    run_and_clean(&mut test, sqlite, "SQLite").await;
+    if let Some(admin_url) = postgres_test_url() {
+        let pg = TestDatabase::postgres(&admin_url).await;
+        run_and_clean(&mut test, pg, "PostgreSQL").await;
+    }
+}
+
+async fn run_and_clean(test: &mut impl AsyncFnMut(Db), database: TestDatabase, backend: &str) {
+    let outcome = AssertUnwindSafe(test(database.db.clone()))
+        .catch_unwind()
+        .await;
+    database.drop_database().await;
+    if let Err(panic) = outcome {
+        eprintln!("test failed on {backend}");
+        std::panic::resume_unwind(panic);
+    }
+}
