@@ -28,7 +28,7 @@ pub fn postgres_test_url() -> Option<String> {
         .filter(|url| !url.trim().is_empty())
 }
 
-/// A fresh migrated database with the local instance row, removed on [`TestDatabase::drop_database`].
+/// A fresh migrated database (no rows yet), removed by [`TestDatabase::drop_database`].
 pub struct TestDatabase {
     pub db: Db,
     pub url: String,
@@ -114,13 +114,11 @@ async fn open(url: &str) -> Db {
     migrations::run_pending(&db)
         .await
         .expect("migrations apply");
-    crate::db::instance::ensure_local(&db, TEST_DOMAIN)
-        .await
-        .expect("local instance row");
     db
 }
 
-/// Runs `test` on a fresh SQLite database, then on a fresh PostgreSQL database when
+/// Runs `test` on a fresh SQLite database (with the local instance row for
+/// [`TEST_DOMAIN`]), then on a fresh PostgreSQL database when
 /// `LYCEUM_TEST_DATABASE_URL` is set. A failure on either backend fails the test, and the
 /// database is removed either way.
 pub async fn for_each_backend(mut test: impl AsyncFnMut(Db)) {
@@ -133,9 +131,14 @@ pub async fn for_each_backend(mut test: impl AsyncFnMut(Db)) {
 }
 
 async fn run_and_clean(test: &mut impl AsyncFnMut(Db), database: TestDatabase, backend: &str) {
-    let outcome = AssertUnwindSafe(test(database.db.clone()))
-        .catch_unwind()
-        .await;
+    let outcome = AssertUnwindSafe(async {
+        crate::db::instance::ensure_local(&database.db, TEST_DOMAIN)
+            .await
+            .expect("local instance row");
+        test(database.db.clone()).await
+    })
+    .catch_unwind()
+    .await;
     database.drop_database().await;
     if let Err(panic) = outcome {
         eprintln!("test failed on {backend}");
