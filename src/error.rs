@@ -159,12 +159,12 @@ impl std::error::Error for AppError {
 }
 
 /// The JSON body of every API error: `{"error": {"code": "...", "message": "..."}}`.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,

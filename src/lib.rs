@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod app;
+pub mod content;
 pub mod context;
 pub mod db;
 pub mod error;

@@ -165,6 +165,7 @@ async fn run_admin(settings: &Settings, command: AdminCommand) -> anyhow::Result
                     },
                     status: AccountStatus::Active,
                     application_answer: None,
+                    invite_code: None,
                 },
             )
             .await

@@ -19,9 +19,10 @@ use crate::error::{AppError, ErrorKind};
 /// The whole application: API, health check and the layers every request passes.
 pub fn router(ctx: AppContext) -> Router {
     let settings = ctx.settings.clone();
+    let (api, _openapi) = crate::api::router(&ctx);
     Router::new()
         .route("/healthz", get(healthz))
-        .nest("/api/v1", crate::api::router())
+        .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(ctx)

@@ -30,6 +30,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub federation: FederationSettings,
     pub registration: RegistrationSettings,
+    pub auth: AuthSettings,
+    pub rate_limit: RateLimitSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +54,9 @@ pub struct HttpSettings {
     pub request_timeout_secs: u64,
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Take the client address from `X-Forwarded-For` / `X-Real-IP` / `Forwarded` (only
+    /// behind a reverse proxy that sets them; otherwise clients could pick their address).
+    pub trust_proxy_headers: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,9 +86,29 @@ pub struct FederationSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct RegistrationSettings {
     pub mode: RegistrationMode,
+    /// Asked of every applicant in `approval` mode; the answer is shown to admins.
+    pub application_question: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Days an API token from `POST /api/v1/auth/login` stays valid.
+    pub token_ttl_days: u32,
+    /// Days a web session cookie stays valid.
+    pub session_ttl_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Sign-in and sign-up attempts one client address may make in a burst.
+    pub auth_burst: u32,
+    /// Seconds until one more attempt is allowed after the burst is used.
+    pub auth_period_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RegistrationMode {
     Open,
@@ -102,6 +127,8 @@ impl Default for Settings {
             log: LogSettings::default(),
             federation: FederationSettings::default(),
             registration: RegistrationSettings::default(),
+            auth: AuthSettings::default(),
+            rate_limit: RateLimitSettings::default(),
         }
     }
 }
@@ -122,6 +149,7 @@ impl Default for HttpSettings {
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
+            trust_proxy_headers: false,
         }
     }
 }
@@ -139,6 +167,27 @@ impl Default for RegistrationSettings {
     fn default() -> Self {
         RegistrationSettings {
             mode: RegistrationMode::Open,
+            application_question:
+                "Why would you like to join, and what do you hope to learn or share here?"
+                    .to_owned(),
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            token_ttl_days: 90,
+            session_ttl_days: 30,
+        }
+    }
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            auth_burst: 10,
+            auth_period_secs: 6,
         }
     }
 }
@@ -248,6 +297,29 @@ impl Settings {
                 "must be at least 1".into(),
             ));
         }
+        if self.auth.token_ttl_days == 0 {
+            return Err(fail("auth.token_ttl_days", "must be at least 1".into()));
+        }
+        if self.auth.session_ttl_days == 0 {
+            return Err(fail("auth.session_ttl_days", "must be at least 1".into()));
+        }
+        if self.rate_limit.auth_burst == 0 {
+            return Err(fail("rate_limit.auth_burst", "must be at least 1".into()));
+        }
+        if self.rate_limit.auth_period_secs == 0 {
+            return Err(fail(
+                "rate_limit.auth_period_secs",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.registration.application_question.trim().is_empty() {
+            return Err(fail(
+                "registration.application_question",
+                "must not be empty".into(),
+            ));
+        }
+        crate::db::DatabaseLocation::parse(&self.database.url)
+            .map_err(|e| fail("database.url", e.to_string()))?;
         tracing_subscriber::EnvFilter::try_new(&self.log.filter)
             .map_err(|e| fail("log.filter", format!("not a valid log filter: {e}")))?;
         Ok(())

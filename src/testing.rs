@@ -145,3 +145,147 @@ async fn run_and_clean(test: &mut impl AsyncFnMut(Db), database: TestDatabase, b
         std::panic::resume_unwind(panic);
     }
 }
+
+/// Settings for an in-process test server on [`TEST_DOMAIN`].
+pub fn test_settings() -> crate::settings::Settings {
+    let mut settings = crate::settings::Settings {
+        domain: TEST_DOMAIN.to_owned(),
+        ..crate::settings::Settings::default()
+    };
+    // Tests sign in often from one address; the rate limit has its own test.
+    settings.rate_limit.auth_burst = 10_000;
+    settings
+}
+
+/// The whole HTTP application over a test database, called without a socket.
+pub struct TestApi {
+    pub db: Db,
+    pub settings: crate::settings::Settings,
+    router: axum::Router,
+}
+
+/// A response as tests look at it.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: axum::http::StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl TestResponse {
+    /// The `error.code` of an API error body ("" when there is none).
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+impl TestApi {
+    pub fn new(db: Db, settings: crate::settings::Settings) -> TestApi {
+        // Logs go to the test's captured output, shown when it fails.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("lyceum=debug")
+            .try_init();
+        let ctx = crate::context::AppContext::new(db.clone(), settings.clone());
+        // Rate limits key on the client address, which a socket-less call does not have.
+        let router = crate::server::router(ctx).layer(axum::Extension(axum::extract::ConnectInfo(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 40_000)),
+        )));
+        TestApi {
+            db,
+            settings,
+            router,
+        }
+    }
+
+    /// Sends a request; `body` is sent as JSON when given.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> TestResponse {
+        let mut request = axum::http::Request::builder().method(method).uri(path);
+        if let Some(token) = bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(json) => request
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(json.to_string())),
+            None => request.body(axum::body::Body::empty()),
+        }
+        .expect("request");
+        self.send(request).await
+    }
+
+    pub async fn send(&self, request: axum::http::Request<axum::body::Body>) -> TestResponse {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router always answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            })
+        };
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Creates an active account directly through the service (as `admin create-user` does).
+    pub async fn create_user(&self, name: &str, role: crate::db::types::AccountRole) -> i64 {
+        crate::service::accounts::create_account(
+            &self.db,
+            &self.settings.public_url(),
+            crate::service::accounts::NewAccount {
+                username: name.to_owned(),
+                password: TEST_PASSWORD.to_owned(),
+                email: None,
+                role,
+                status: crate::db::types::AccountStatus::Active,
+                application_answer: None,
+                invite_code: None,
+            },
+        )
+        .await
+        .expect("test user")
+        .person
+        .id
+    }
+
+    /// Signs in with [`TEST_PASSWORD`] and returns the bearer token.
+    pub async fn login(&self, name: &str) -> String {
+        let response = self
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(serde_json::json!({"username": name, "password": TEST_PASSWORD})),
+            )
+            .await;
+        assert_eq!(response.status, 200, "login {name}: {:?}", response.body);
+        response.body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+/// The password [`TestApi::create_user`] gives every account.
+pub const TEST_PASSWORD: &str = "correct horse battery staple";

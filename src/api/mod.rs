@@ -1,16 +1,78 @@
-//! JSON API v1 (`/api/v1`): routes, and the extractors that turn bad input into API errors.
+//! JSON API v1 (`/api/v1`): routes with their OpenAPI description, and the extractors that
+//! turn bad input into API errors.
 
-use axum::Router;
-use axum::extract::FromRequest;
-use axum::extract::rejection::JsonRejection;
+pub mod accounts;
+pub mod admin;
+pub mod auth;
+mod rate_limit;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::de::DeserializeOwned;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::context::AppContext;
 use crate::error::{AppError, ErrorKind};
 
-/// The `/api/v1` routes. Resources are added here as the services behind them land.
-pub fn router() -> Router<AppContext> {
-    Router::new().fallback(unknown_endpoint)
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Lyceum API",
+        description = "JSON API of a Lyceum instance. Errors are `{\"error\": {\"code\", \"message\"}}` with a fitting status.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "accounts", description = "Sign-up, the signed-in account and its profile"),
+        (name = "auth", description = "Tokens and sessions"),
+        (name = "admin", description = "Applications, invites, roles and suspensions"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                auth::SESSION_COOKIE,
+                "web session; writes also need the X-CSRF-Token header",
+            ))),
+        );
+    }
+}
+
+/// The `/api/v1` routes, and the OpenAPI document describing them.
+pub fn router(ctx: &AppContext) -> (Router<AppContext>, utoipa::openapi::OpenApi) {
+    let limited = rate_limit::auth_limit(&ctx.settings);
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(accounts::limited_routes().layer(limited.clone()))
+        .merge(auth::limited_routes().layer(limited))
+        .merge(accounts::routes())
+        .merge(auth::routes())
+        .merge(admin::routes())
+        .split_for_parts();
+    openapi.servers = Some(vec![utoipa::openapi::Server::new(format!(
+        "{}/api/v1",
+        ctx.public_url()
+    ))]);
+    let document = openapi.clone();
+    let router = router
+        .route("/openapi.json", get(move || async move { Json(document) }))
+        .fallback(unknown_endpoint);
+    (router, openapi)
 }
 
 async fn unknown_endpoint() -> AppError {
@@ -55,6 +117,46 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             "send the body as JSON with `Content-Type: application/json`",
         ),
         _ => AppError::bad_request("unreadable_body", detail),
+    }
+}
+
+/// `axum::extract::Path` with API-format errors (an id that is not a number: 400).
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|rejection: PathRejection| {
+                AppError::bad_request("invalid_path", rejection.body_text())
+            })
+    }
+}
+
+/// `axum::extract::Query` with API-format errors (a parameter that does not parse: 400).
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|rejection: QueryRejection| {
+                AppError::bad_request("invalid_query", rejection.body_text())
+            })
     }
 }
 

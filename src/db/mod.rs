@@ -5,11 +5,15 @@
 mod macros;
 
 pub mod actor_name;
+pub mod answer;
+pub mod auth_token;
 pub mod instance;
+pub mod invite;
 pub mod local_account;
 pub mod migrations;
 pub mod person;
 pub mod schema;
+pub mod thread;
 pub mod types;
 
 use std::path::{Path, PathBuf};
@@ -281,6 +285,8 @@ pub(crate) fn schema_columns() -> Vec<(&'static str, Vec<&'static str>)> {
         received_activities,
         outbox_activities,
         outbox_deliveries,
+        auth_tokens,
+        invites,
     )
 }
 

@@ -69,3 +69,47 @@ pub async fn read(conn: &mut DbConn<'_>, id: i64) -> QueryResult<Person> {
             .await
     })
 }
+
+/// Profile fields a member edits; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = persons)]
+pub struct PersonProfileForm {
+    pub display_name: Option<Option<String>>,
+    pub bio: Option<Option<String>>,
+    pub bio_html: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+    pub updated: Option<NaiveDateTime>,
+}
+
+pub async fn update_profile(
+    conn: &mut DbConn<'_>,
+    id: i64,
+    form: &PersonProfileForm,
+) -> QueryResult<Person> {
+    on_conn!(conn, |c| {
+        diesel::update(persons::table.find(id))
+            .set(form)
+            .returning(Person::as_returning())
+            .get_result(c)
+            .await
+    })
+}
+
+/// Marks a person deleted and clears what they wrote about themselves. The name stays
+/// reserved, so nobody can later sign up as them.
+pub async fn mark_deleted(conn: &mut DbConn<'_>, id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    on_conn!(conn, |c| {
+        diesel::update(persons::table.find(id))
+            .set((
+                persons::deleted.eq(true),
+                persons::display_name.eq(None::<String>),
+                persons::bio.eq(None::<String>),
+                persons::bio_html.eq(None::<String>),
+                persons::avatar_url.eq(None::<String>),
+                persons::updated.eq(Some(now)),
+            ))
+            .execute(c)
+            .await
+    })?;
+    Ok(())
+}

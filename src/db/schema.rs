@@ -62,6 +62,8 @@ diesel::table! {
         application_answer -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        invite_id -> Nullable<BigInt>,
+        rejection_reason -> Nullable<Text>,
     }
 }
 
@@ -235,6 +237,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    auth_tokens {
+        id -> BigInt,
+        account_id -> BigInt,
+        token_hash -> Text,
+        kind -> Text,
+        label -> Nullable<Text>,
+        csrf_token -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    invites {
+        id -> BigInt,
+        code -> Text,
+        created_by -> Nullable<BigInt>,
+        max_uses -> Nullable<BigInt>,
+        uses -> BigInt,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(auth_tokens -> local_accounts (account_id));
+diesel::joinable!(invites -> local_accounts (created_by));
 diesel::joinable!(persons -> instances (instance_id));
 diesel::joinable!(local_accounts -> persons (person_id));
 diesel::joinable!(communities -> instances (instance_id));
@@ -272,4 +304,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     received_activities,
     outbox_activities,
     outbox_deliveries,
+    auth_tokens,
+    invites,
 );

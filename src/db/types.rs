@@ -5,7 +5,7 @@ macro_rules! text_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-                 diesel::AsExpression, diesel::FromSqlRow)]
+                 diesel::AsExpression, diesel::FromSqlRow, utoipa::ToSchema)]
         #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
@@ -83,5 +83,13 @@ text_enum! {
     pub enum ActorKind {
         Person => "person",
         Community => "community",
+    }
+}
+
+text_enum! {
+    /// How a credential is presented: an API bearer token or a web session cookie.
+    pub enum TokenKind {
+        Api => "api",
+        Session => "session",
     }
 }

@@ -3,10 +3,12 @@
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 
 use crate::db::local_account::{self, LocalAccount, LocalAccountInsertForm};
-use crate::db::person::{self, Person, PersonInsertForm};
+use crate::db::person::{self, Person, PersonInsertForm, PersonProfileForm};
 use crate::db::types::{AccountRole, AccountStatus, ActorKind};
-use crate::db::{Db, actor_name, instance};
+use crate::db::{Db, actor_name, answer, auth_token, instance, invite, thread};
 use crate::error::{AppError, AppResult};
+use crate::service::auth::Session;
+use crate::settings::{RegistrationMode, Settings};
 
 pub const USERNAME_MIN_CHARS: usize = 2;
 pub const USERNAME_MAX_CHARS: usize = 20;
@@ -23,6 +25,8 @@ pub struct NewAccount {
     pub role: AccountRole,
     pub status: AccountStatus,
     pub application_answer: Option<String>,
+    /// Used once, in the same transaction, when given; an unusable code refuses the account.
+    pub invite_code: Option<String>,
 }
 
 /// A local account with its person.
@@ -158,6 +162,19 @@ pub async fn create_account(
                 format!("the name `{name}` is already taken by a person or a community"),
             ));
         }
+        let invite_id = match &new.invite_code {
+            Some(code) => Some(
+                invite::consume(&mut conn, code.trim(), now)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::unprocessable(
+                            "invalid_invite",
+                            "invite_code is unknown, expired, revoked or used up",
+                        )
+                    })?,
+            ),
+            None => None,
+        };
         let local = instance::read_local(&mut conn).await?;
         let person = person::insert(
             &mut conn,
@@ -189,6 +206,7 @@ pub async fn create_account(
                 application_answer: new.application_answer.clone(),
                 created_at: now,
                 updated_at: now,
+                invite_id,
             },
         )
         .await
@@ -200,6 +218,218 @@ pub async fn create_account(
             other => AppError::from(other),
         })?;
         Ok::<_, AppError>(AccountWithPerson { account, person })
+    })
+}
+
+/// Longest answer an applicant may give to the application question.
+pub const APPLICATION_ANSWER_MAX_CHARS: usize = 2_000;
+pub const DISPLAY_NAME_MAX_CHARS: usize = 50;
+pub const BIO_MAX_CHARS: usize = 5_000;
+pub const AVATAR_URL_MAX_CHARS: usize = 2_000;
+
+/// A sign-up as a visitor submits it.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub username: String,
+    pub password: String,
+    pub email: Option<String>,
+    pub invite_code: Option<String>,
+    pub application_answer: Option<String>,
+}
+
+/// Signs a visitor up under the instance's registration mode: `open` makes an active
+/// account, `approval` a pending one with the applicant's answer, `invite` needs a live
+/// invite code, `closed` refuses.
+pub async fn register(
+    db: &Db,
+    settings: &Settings,
+    registration: Registration,
+) -> AppResult<AccountWithPerson> {
+    let mode = settings.registration.mode;
+    let mut new = NewAccount {
+        username: registration.username,
+        password: registration.password,
+        email: registration.email,
+        role: AccountRole::Member,
+        status: AccountStatus::Active,
+        application_answer: None,
+        invite_code: None,
+    };
+    match mode {
+        RegistrationMode::Closed => {
+            return Err(AppError::forbidden(
+                "registration_closed",
+                "this instance does not take sign-ups; ask an admin for an account",
+            ));
+        }
+        RegistrationMode::Open => {}
+        RegistrationMode::Approval => {
+            let answer = registration
+                .application_answer
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| {
+                    AppError::unprocessable(
+                        "application_answer_required",
+                        format!(
+                            "application_answer is required: {}",
+                            settings.registration.application_question
+                        ),
+                    )
+                })?;
+            if answer.chars().count() > APPLICATION_ANSWER_MAX_CHARS {
+                return Err(AppError::unprocessable(
+                    "invalid_application_answer",
+                    format!(
+                        "application_answer must be at most {APPLICATION_ANSWER_MAX_CHARS} characters"
+                    ),
+                ));
+            }
+            new.status = AccountStatus::Pending;
+            new.application_answer = Some(answer);
+        }
+        RegistrationMode::Invite => {
+            let code = registration
+                .invite_code
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    AppError::unprocessable(
+                        "invite_required",
+                        "invite_code is required: this instance takes sign-ups by invitation",
+                    )
+                })?;
+            new.invite_code = Some(code);
+        }
+    }
+    create_account(db, &settings.public_url(), new).await
+}
+
+/// Profile changes; `None` leaves a field as it is, an empty string clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChanges {
+    pub display_name: Option<String>,
+    pub bio: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+pub async fn update_profile(
+    db: &Db,
+    session: &Session,
+    changes: ProfileChanges,
+) -> AppResult<Person> {
+    let mut form = PersonProfileForm::default();
+    if let Some(name) = changes.display_name {
+        let name = name.trim().to_owned();
+        if name.chars().count() > DISPLAY_NAME_MAX_CHARS || name.chars().any(char::is_control) {
+            return Err(AppError::unprocessable(
+                "invalid_display_name",
+                format!(
+                    "display_name must be at most {DISPLAY_NAME_MAX_CHARS} characters, without control characters"
+                ),
+            ));
+        }
+        form.display_name = Some(Some(name).filter(|n| !n.is_empty()));
+    }
+    if let Some(bio) = changes.bio {
+        if bio.chars().count() > BIO_MAX_CHARS {
+            return Err(AppError::unprocessable(
+                "invalid_bio",
+                format!("bio must be at most {BIO_MAX_CHARS} characters"),
+            ));
+        }
+        let bio = Some(bio).filter(|b| !b.trim().is_empty());
+        form.bio_html = Some(bio.as_deref().map(crate::content::markdown_to_html));
+        form.bio = Some(bio);
+    }
+    if let Some(url) = changes.avatar_url {
+        let url = url.trim().to_owned();
+        if !url.is_empty() {
+            let parsed = url::Url::parse(&url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+            if parsed.is_none() || url.chars().count() > AVATAR_URL_MAX_CHARS {
+                return Err(AppError::unprocessable(
+                    "invalid_avatar_url",
+                    "avatar_url must be an http(s) URL",
+                ));
+            }
+        }
+        form.avatar_url = Some(Some(url).filter(|u| !u.is_empty()));
+    }
+    form.updated = Some(crate::db::now());
+    crate::with_conn!(db, |conn| person::update_profile(
+        &mut conn,
+        session.person.id,
+        &form
+    )
+    .await
+    .map_err(AppError::from))
+}
+
+/// Changes the password after checking the current one, and signs out every other token
+/// and session of the account (the one making the change stays signed in).
+pub async fn change_password(
+    db: &Db,
+    session: &Session,
+    current_password: &str,
+    new_password: &str,
+) -> AppResult<()> {
+    if !verify_password(current_password, &session.account.password_hash).await? {
+        return Err(AppError::forbidden(
+            "wrong_password",
+            "current_password is not this account's password",
+        ));
+    }
+    validate_password(new_password)?;
+    let hash = hash_password(new_password).await?;
+    let now = crate::db::now();
+    crate::transaction!(db, |conn| {
+        local_account::set_password_hash(&mut conn, session.account.id, &hash).await?;
+        auth_token::revoke_all(&mut conn, session.account.id, Some(session.token.id), now).await?;
+        Ok::<_, AppError>(())
+    })
+}
+
+/// What happens to a leaving member's threads and answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentOnDeletion {
+    /// Stay, shown as written by a deleted user.
+    Keep,
+    /// Soft-deleted: tombstones keep thread structure, the text is gone.
+    Remove,
+}
+
+/// Deletes the member's own account after checking the password: the sign-in side and all
+/// tokens are removed, the person is marked deleted (the name stays reserved), and the
+/// content is kept or removed as chosen.
+pub async fn delete_account(
+    db: &Db,
+    session: &Session,
+    password: &str,
+    content: ContentOnDeletion,
+) -> AppResult<()> {
+    if !verify_password(password, &session.account.password_hash).await? {
+        return Err(AppError::forbidden(
+            "wrong_password",
+            "password is not this account's password",
+        ));
+    }
+    let now = crate::db::now();
+    crate::transaction!(db, |conn| {
+        if session.is_admin() && local_account::count_active_admins(&mut conn).await? <= 1 {
+            return Err(AppError::conflict(
+                "last_admin",
+                "the last admin cannot delete their account; make someone else admin first",
+            ));
+        }
+        if content == ContentOnDeletion::Remove {
+            thread::delete_all_by_author(&mut conn, session.person.id, now).await?;
+            answer::delete_all_by_author(&mut conn, session.person.id, now).await?;
+        }
+        person::mark_deleted(&mut conn, session.person.id, now).await?;
+        local_account::delete(&mut conn, session.account.id).await?;
+        Ok::<_, AppError>(())
     })
 }
 
@@ -217,6 +447,7 @@ mod tests {
             role: AccountRole::Member,
             status: AccountStatus::Active,
             application_answer: None,
+            invite_code: None,
         }
     }
 

@@ -2,3 +2,5 @@
 //! goes through these functions, which check permissions and write in one transaction.
 
 pub mod accounts;
+pub mod admin;
+pub mod auth;
