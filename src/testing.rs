@@ -289,3 +289,17 @@ impl TestApi {
 
 /// The password [`TestApi::create_user`] gives every account.
 pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+/// Runs one SQL statement written to work on both backends, for states the API cannot
+/// reach (an expired token, content made before its service exists). Returns rows changed.
+pub async fn execute_sql(db: &Db, sql: &str) -> usize {
+    use diesel_async::RunQueryDsl;
+    let run = async {
+        crate::with_conn!(db, |conn| Ok::<_, crate::db::DbError>(crate::on_conn!(
+            &mut conn,
+            |c| diesel::sql_query(sql).execute(c).await?
+        )))
+    };
+    run.await
+        .unwrap_or_else(|e| panic!("test SQL failed: {e}\n{sql}"))
+}

@@ -280,7 +280,7 @@ async fn delete_me(
 mod tests {
     use crate::db::types::{AccountRole, ActorKind};
     use crate::settings::RegistrationMode;
-    use crate::testing::{TEST_PASSWORD, TestApi, for_each_backend, test_settings};
+    use crate::testing::{TEST_PASSWORD, TestApi, execute_sql, for_each_backend, test_settings};
     use serde_json::json;
 
     fn settings(mode: RegistrationMode) -> crate::settings::Settings {
@@ -639,22 +639,10 @@ mod tests {
                 .call("POST", "/api/v1/admin/invites", Some(&admin), Some(json!({"expires_in_hours": 1})))
                 .await;
             let short_code = short.body["code"].as_str().expect("code").to_owned();
-            let past = crate::db::now() - chrono::TimeDelta::seconds(1);
-            (async {
-                crate::with_conn!(&db, |conn| {
-                    use crate::db::schema::invites;
-                    use diesel::prelude::*;
-                    use diesel_async::RunQueryDsl;
-                    Ok::<_, crate::db::DbError>(crate::on_conn!(&mut conn, |c| {
-                        diesel::update(invites::table.filter(invites::code.eq(&short_code)))
-                            .set(invites::expires_at.eq(Some(past)))
-                            .execute(c)
-                            .await?
-                    }))
-                })
-            })
-            .await
-            .expect("expire");
+            let sql = format!(
+                "UPDATE invites SET expires_at = '2000-01-01 00:00:00' WHERE code = '{short_code}'"
+            );
+            assert_eq!(execute_sql(&db, &sql).await, 1);
             let expired = api
                 .call("POST", "/api/v1/accounts", None,
                     Some(json!({"username": "hank", "password": TEST_PASSWORD, "invite_code": short_code})))
@@ -918,16 +906,7 @@ mod tests {
             ),
         ];
         for sql in statements {
-            (async {
-                crate::with_conn!(db, |conn| {
-                    use diesel_async::RunQueryDsl;
-                    Ok::<_, crate::db::DbError>(crate::on_conn!(&mut conn, |c| {
-                        diesel::sql_query(sql.as_str()).execute(c).await?
-                    }))
-                })
-            })
-            .await
-            .expect("insert");
+            assert_eq!(execute_sql(db, &sql).await, 1, "{sql}");
         }
     }
 

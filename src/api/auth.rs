@@ -315,7 +315,7 @@ async fn revoke_token(
 mod tests {
     use super::*;
     use crate::db::types::AccountRole;
-    use crate::testing::{TEST_PASSWORD, TestApi, for_each_backend, test_settings};
+    use crate::testing::{TEST_PASSWORD, TestApi, execute_sql, for_each_backend, test_settings};
     use axum::body::Body;
     use axum::http::Request;
     use serde_json::json;
@@ -498,22 +498,11 @@ mod tests {
             let api = TestApi::new(db.clone(), test_settings());
             api.create_user("alice", AccountRole::Member).await;
             let token = api.login("alice").await;
-            let past = crate::db::now() - chrono::TimeDelta::seconds(1);
-            let expired = (async {
-                crate::with_conn!(&db, |conn| {
-                    use crate::db::schema::auth_tokens;
-                    use diesel::prelude::*;
-                    use diesel_async::RunQueryDsl;
-                    Ok::<_, crate::db::DbError>(crate::on_conn!(&mut conn, |c| {
-                        diesel::update(auth_tokens::table)
-                            .set(auth_tokens::expires_at.eq(past))
-                            .execute(c)
-                            .await?
-                    }))
-                })
-            })
-            .await
-            .expect("expire");
+            let expired = execute_sql(
+                &db,
+                "UPDATE auth_tokens SET expires_at = '2000-01-01 00:00:00'",
+            )
+            .await;
             assert_eq!(expired, 1);
             let refused = api.call("GET", "/api/v1/me", Some(&token), None).await;
             assert_eq!(
