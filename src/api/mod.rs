@@ -4,7 +4,9 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod communities;
 mod rate_limit;
+pub mod threads;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
@@ -31,6 +33,9 @@ use crate::error::{AppError, ErrorKind};
         (name = "accounts", description = "Sign-up, the signed-in account and its profile"),
         (name = "auth", description = "Tokens and sessions"),
         (name = "admin", description = "Applications, invites, roles and suspensions"),
+        (name = "communities", description = "Communities, membership and moderators"),
+        (name = "threads", description = "Questions and discussions"),
+        (name = "answers", description = "Answers, replies, votes and accepted answers"),
     )
 )]
 struct ApiDoc;
@@ -63,7 +68,10 @@ pub fn router(ctx: &AppContext) -> (Router<AppContext>, utoipa::openapi::OpenApi
         .merge(accounts::routes())
         .merge(auth::routes())
         .merge(admin::routes())
+        .merge(communities::routes())
+        .merge(threads::routes())
         .split_for_parts();
+    document_server_errors(&mut openapi);
     openapi.servers = Some(vec![utoipa::openapi::Server::new(format!(
         "{}/api/v1",
         ctx.public_url()
@@ -73,6 +81,40 @@ pub fn router(ctx: &AppContext) -> (Router<AppContext>, utoipa::openapi::OpenApi
         .route("/openapi.json", get(move || async move { Json(document) }))
         .fallback(unknown_endpoint);
     (router, openapi)
+}
+
+/// Every operation can fail on the server side: say so once here rather than on each path.
+fn document_server_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            responses.entry("500".to_owned()).or_insert_with(|| {
+                error("internal_error: an unexpected failure, logged on the server").into()
+            });
+            responses.entry("503".to_owned()).or_insert_with(|| {
+                error("database_unavailable: the database is not answering").into()
+            });
+        }
+    }
 }
 
 async fn unknown_endpoint() -> AppError {
@@ -169,6 +211,8 @@ mod tests {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
+    use crate::testing::{TestApi, for_each_backend, test_settings};
+
     #[derive(serde::Deserialize)]
     struct Payload {
         #[allow(dead_code)]
@@ -206,6 +250,101 @@ mod tests {
             status,
             value["error"]["code"].as_str().expect("code").to_owned(),
         )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn openapi_document_lists_the_endpoints() {
+        for_each_backend(async |db| {
+            let api = TestApi::new(db, test_settings());
+            let doc = api.call("GET", "/api/v1/openapi.json", None, None).await;
+            assert_eq!(doc.status, 200);
+            assert!(
+                doc.body["openapi"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("3.1"))
+            );
+            let paths = doc.body["paths"].as_object().expect("paths");
+            for (path, method) in [
+                ("/accounts", "post"),
+                ("/registration", "get"),
+                ("/auth/login", "post"),
+                ("/auth/logout", "post"),
+                ("/auth/session", "post"),
+                ("/auth/tokens", "get"),
+                ("/auth/tokens/{id}", "delete"),
+                ("/me", "get"),
+                ("/me", "patch"),
+                ("/me", "delete"),
+                ("/me/password", "post"),
+                ("/admin/accounts", "get"),
+                ("/admin/accounts/{id}/approve", "post"),
+                ("/admin/accounts/{id}/reject", "post"),
+                ("/admin/accounts/{id}/suspend", "post"),
+                ("/admin/accounts/{id}/unsuspend", "post"),
+                ("/admin/accounts/{id}/role", "put"),
+                ("/admin/invites", "get"),
+                ("/admin/invites", "post"),
+                ("/admin/invites/{id}", "delete"),
+                ("/communities", "get"),
+                ("/communities", "post"),
+                ("/communities/{handle}", "get"),
+                ("/communities/{handle}", "patch"),
+                ("/communities/{handle}/follow", "post"),
+                ("/communities/{handle}/follow", "delete"),
+                ("/communities/{handle}/threads", "get"),
+                ("/communities/{handle}/threads", "post"),
+                ("/communities/{handle}/tags", "get"),
+                ("/communities/{handle}/moderators", "get"),
+                ("/communities/{handle}/moderators", "post"),
+                ("/communities/{handle}/moderators/{username}", "delete"),
+                ("/threads/{id}", "get"),
+                ("/threads/{id}", "patch"),
+                ("/threads/{id}", "delete"),
+                ("/threads/{id}/lock", "post"),
+                ("/threads/{id}/lock", "delete"),
+                ("/threads/{id}/revisions", "get"),
+                ("/threads/{id}/answers", "post"),
+                ("/threads/{id}/vote", "post"),
+                ("/answers/{id}", "get"),
+                ("/answers/{id}", "patch"),
+                ("/answers/{id}", "delete"),
+                ("/answers/{id}/revisions", "get"),
+                ("/answers/{id}/accept", "post"),
+                ("/answers/{id}/accept", "delete"),
+                ("/answers/{id}/vote", "post"),
+            ] {
+                assert!(
+                    paths.get(path).and_then(|p| p.get(method)).is_some(),
+                    "{method} {path}"
+                );
+            }
+            assert_eq!(
+                doc.body["servers"][0]["url"],
+                "http://localhost:8541/api/v1"
+            );
+            assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
+            // Every operation documents its server errors; those that take input or need
+            // a signed-in caller document client errors too.
+            for (path, item) in paths {
+                for (method, operation) in item.as_object().expect("path item") {
+                    let responses = operation["responses"].as_object().expect("responses");
+                    assert!(
+                        responses.contains_key("500") && responses.contains_key("503"),
+                        "{method} {path}"
+                    );
+                    let takes_input = method != "get"
+                        || path.contains('{')
+                        || operation.get("security").is_some();
+                    if takes_input {
+                        assert!(
+                            responses.keys().any(|status| status.starts_with('4')),
+                            "{method} {path} documents no client error"
+                        );
+                    }
+                }
+            }
+        })
+        .await;
     }
 
     #[tokio::test]

@@ -96,6 +96,21 @@ pub async fn read_local(conn: &mut DbConn<'_>) -> QueryResult<Instance> {
     })
 }
 
+/// The domain of each of `ids`.
+pub async fn domains(
+    conn: &mut DbConn<'_>,
+    ids: &[i64],
+) -> QueryResult<std::collections::HashMap<i64, String>> {
+    let rows: Vec<(i64, String)> = on_conn!(conn, |c| {
+        instances::table
+            .filter(instances::id.eq_any(ids))
+            .select((instances::id, instances::domain))
+            .load(c)
+            .await
+    })?;
+    Ok(rows.into_iter().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,14 +7,21 @@ mod macros;
 pub mod actor_name;
 pub mod answer;
 pub mod auth_token;
+pub mod community;
+pub mod community_follow;
+pub mod community_moderator;
 pub mod instance;
 pub mod invite;
 pub mod local_account;
+pub mod mention;
 pub mod migrations;
 pub mod person;
+pub mod revision;
 pub mod schema;
+pub mod tag;
 pub mod thread;
 pub mod types;
+pub mod vote;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -287,6 +294,9 @@ pub(crate) fn schema_columns() -> Vec<(&'static str, Vec<&'static str>)> {
         outbox_deliveries,
         auth_tokens,
         invites,
+        thread_revisions,
+        answer_revisions,
+        mentions,
     )
 }
 

@@ -70,6 +70,16 @@ pub async fn read(conn: &mut DbConn<'_>, id: i64) -> QueryResult<Person> {
     })
 }
 
+pub async fn read_many(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<Person>> {
+    on_conn!(conn, |c| {
+        persons::table
+            .filter(persons::id.eq_any(ids))
+            .select(Person::as_select())
+            .load(c)
+            .await
+    })
+}
+
 /// Profile fields a member edits; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = persons)]

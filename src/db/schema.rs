@@ -265,6 +265,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    thread_revisions {
+        id -> BigInt,
+        thread_id -> BigInt,
+        editor_id -> BigInt,
+        title -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    answer_revisions {
+        id -> BigInt,
+        answer_id -> BigInt,
+        editor_id -> BigInt,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mentions {
+        id -> BigInt,
+        thread_id -> Nullable<BigInt>,
+        answer_id -> Nullable<BigInt>,
+        kind -> Text,
+        name -> Text,
+        domain -> Text,
+    }
+}
+
+diesel::joinable!(thread_revisions -> threads (thread_id));
+diesel::joinable!(thread_revisions -> persons (editor_id));
+diesel::joinable!(answer_revisions -> answers (answer_id));
+diesel::joinable!(answer_revisions -> persons (editor_id));
+diesel::joinable!(mentions -> threads (thread_id));
+diesel::joinable!(mentions -> answers (answer_id));
 diesel::joinable!(auth_tokens -> local_accounts (account_id));
 diesel::joinable!(invites -> local_accounts (created_by));
 diesel::joinable!(persons -> instances (instance_id));
@@ -306,4 +344,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_deliveries,
     auth_tokens,
     invites,
+    thread_revisions,
+    answer_revisions,
+    mentions,
 );

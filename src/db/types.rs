@@ -93,3 +93,47 @@ text_enum! {
         Session => "session",
     }
 }
+
+text_enum! {
+    /// Whether a community is for questions and answers or open discussion.
+    pub enum CommunityKind {
+        Qa => "qa",
+        Discussion => "discussion",
+    }
+}
+
+text_enum! {
+    /// Who can see a community and where it federates.
+    pub enum Visibility {
+        /// Everyone; federates with every instance not blocked.
+        Public => "public",
+        /// Everyone here; federates only with allowlisted partner instances.
+        Partners => "partners",
+        /// Signed-in members of this instance only; never federated.
+        Internal => "internal",
+    }
+}
+
+text_enum! {
+    /// A follow as it moves through Follow -> Accept.
+    pub enum FollowState {
+        Pending => "pending",
+        Accepted => "accepted",
+    }
+}
+
+text_enum! {
+    /// A question (can be solved by accepted answers) or a discussion.
+    pub enum ThreadKind {
+        Question => "question",
+        Discussion => "discussion",
+    }
+}
+
+text_enum! {
+    /// What a mention in a text points at.
+    pub enum MentionKind {
+        Person => "person",
+        Community => "community",
+    }
+}

@@ -4,3 +4,5 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod communities;
+pub mod threads;

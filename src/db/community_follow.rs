@@ -1,0 +1,86 @@
+//! Who follows (is a member of) which community, and whether the follow was accepted.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::DbConn;
+use super::schema::community_follows;
+use super::types::FollowState;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = community_follows)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct CommunityFollower {
+    pub id: i64,
+    pub community_id: i64,
+    pub person_id: i64,
+    pub state: FollowState,
+    pub follow_ap_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Follows or updates the state of an existing follow; returns the row.
+pub async fn upsert(
+    conn: &mut DbConn<'_>,
+    community_id: i64,
+    person_id: i64,
+    state: FollowState,
+    now: NaiveDateTime,
+) -> QueryResult<CommunityFollower> {
+    on_conn!(conn, |c| {
+        diesel::insert_into(community_follows::table)
+            .values((
+                community_follows::community_id.eq(community_id),
+                community_follows::person_id.eq(person_id),
+                community_follows::state.eq(state),
+                community_follows::created_at.eq(now),
+                community_follows::updated_at.eq(now),
+            ))
+            .on_conflict((
+                community_follows::community_id,
+                community_follows::person_id,
+            ))
+            .do_update()
+            .set((
+                community_follows::state.eq(state),
+                community_follows::updated_at.eq(now),
+            ))
+            .returning(CommunityFollower::as_returning())
+            .get_result(c)
+            .await
+    })
+}
+
+pub async fn delete(
+    conn: &mut DbConn<'_>,
+    community_id: i64,
+    person_id: i64,
+) -> QueryResult<usize> {
+    on_conn!(conn, |c| {
+        diesel::delete(
+            community_follows::table
+                .filter(community_follows::community_id.eq(community_id))
+                .filter(community_follows::person_id.eq(person_id)),
+        )
+        .execute(c)
+        .await
+    })
+}
+
+/// The follow state of `person_id` for each of `community_ids` that they follow.
+pub async fn states_of(
+    conn: &mut DbConn<'_>,
+    person_id: i64,
+    community_ids: &[i64],
+) -> QueryResult<Vec<(i64, FollowState)>> {
+    on_conn!(conn, |c| {
+        community_follows::table
+            .filter(community_follows::person_id.eq(person_id))
+            .filter(community_follows::community_id.eq_any(community_ids))
+            .select((community_follows::community_id, community_follows::state))
+            .load(c)
+            .await
+    })
+}
