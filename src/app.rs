@@ -27,7 +27,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     for version in &applied {
         tracing::info!(%version, "applied migration");
     }
-    db::instance::ensure_local(&db, &settings.domain).await?;
+    crate::service::instance::ensure_local_instance(&db, &settings.domain).await?;
     Ok(db)
 }
 

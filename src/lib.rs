@@ -6,11 +6,13 @@ pub mod content;
 pub mod context;
 pub mod db;
 pub mod error;
+pub mod federation;
 pub mod server;
 pub mod service;
 pub mod settings;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod web;
 
 /// The software name in NodeInfo and the local instance row.
 pub const SOFTWARE_NAME: &str = "lyceum";

@@ -132,7 +132,7 @@ pub async fn for_each_backend(mut test: impl AsyncFnMut(Db)) {
 
 async fn run_and_clean(test: &mut impl AsyncFnMut(Db), database: TestDatabase, backend: &str) {
     let outcome = AssertUnwindSafe(async {
-        crate::db::instance::ensure_local(&database.db, TEST_DOMAIN)
+        crate::service::instance::ensure_local_instance(&database.db, TEST_DOMAIN)
             .await
             .expect("local instance row");
         test(database.db.clone()).await

@@ -7,6 +7,18 @@ use super::DbConn;
 use super::schema::local_actor_names;
 use super::types::ActorKind;
 
+/// Whether a local name belongs to a person or a community, if it is taken.
+pub async fn kind_of(conn: &mut DbConn<'_>, name_lower: &str) -> QueryResult<Option<ActorKind>> {
+    on_conn!(conn, |c| {
+        local_actor_names::table
+            .find(name_lower)
+            .select(local_actor_names::kind)
+            .first(c)
+            .await
+            .optional()
+    })
+}
+
 /// Reserves a lower-case name in the one namespace local persons and communities share.
 /// Returns `false` when the name is already taken.
 pub async fn reserve_actor_name(

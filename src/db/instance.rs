@@ -96,6 +96,36 @@ pub async fn read_local(conn: &mut DbConn<'_>) -> QueryResult<Instance> {
     })
 }
 
+/// Stores the instance actor's key pair unless one is already there (two processes starting
+/// together keep the first), and returns the row as it is now.
+pub async fn set_keys_if_missing(
+    conn: &mut DbConn<'_>,
+    id: i64,
+    public_key_pem: &str,
+    private_key_pem: &str,
+) -> QueryResult<Instance> {
+    let now = super::now();
+    on_conn!(conn, |c| {
+        diesel::update(
+            instances::table
+                .filter(instances::id.eq(id))
+                .filter(instances::public_key_pem.is_null()),
+        )
+        .set((
+            instances::public_key_pem.eq(public_key_pem),
+            instances::private_key_pem.eq(private_key_pem),
+            instances::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await?;
+        instances::table
+            .find(id)
+            .select(Instance::as_select())
+            .first(c)
+            .await
+    })
+}
+
 /// The domain of each of `ids`.
 pub async fn domains(
     conn: &mut DbConn<'_>,

@@ -18,6 +18,7 @@ pub mod migrations;
 pub mod person;
 pub mod revision;
 pub mod schema;
+pub mod stats;
 pub mod tag;
 pub mod thread;
 pub mod types;

@@ -70,6 +70,22 @@ pub async fn read(conn: &mut DbConn<'_>, id: i64) -> QueryResult<Person> {
     })
 }
 
+/// A local person by name, deleted ones included.
+pub async fn read_local_by_name(
+    conn: &mut DbConn<'_>,
+    name_lower: &str,
+) -> QueryResult<Option<Person>> {
+    on_conn!(conn, |c| {
+        persons::table
+            .filter(persons::local.eq(true))
+            .filter(persons::name_lower.eq(name_lower))
+            .select(Person::as_select())
+            .first(c)
+            .await
+            .optional()
+    })
+}
+
 pub async fn read_many(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<Person>> {
     on_conn!(conn, |c| {
         persons::table

@@ -5,4 +5,5 @@ pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod communities;
+pub mod instance;
 pub mod threads;
