@@ -121,6 +121,17 @@ pub fn tombstone(
     })
 }
 
+/// 410 with a Tombstone: what a deleted object's address answers.
+fn gone(
+    ap_id: &str,
+    former_type: &str,
+    deleted: Option<NaiveDateTime>,
+) -> AppResult<(StatusCode, serde_json::Value)> {
+    let stone = tombstone(ap_id, former_type, deleted)?;
+    let value = serde_json::to_value(WithContext::new(stone)).map_err(AppError::internal)?;
+    Ok((StatusCode::GONE, value))
+}
+
 /// Mention tags for stored mentions: people as `@name@domain`, communities too (Lemmy and
 /// Mastodon write group mentions with `@`).
 fn mention_tags(
@@ -170,11 +181,7 @@ pub async fn thread_json(ctx: &AppContext, id: i64) -> AppResult<(StatusCode, se
         return Err(not_found("thread"));
     }
     if found.deleted || found.removed {
-        let stone = tombstone(&found.ap_id, "Page", found.updated)?;
-        return Ok((
-            StatusCode::GONE,
-            serde_json::to_value(WithContext::new(stone)).map_err(AppError::internal)?,
-        ));
+        return gone(&found.ap_id, "Page", found.updated);
     }
     let group_id = parse(&group.ap_id)?;
     let mut tag_list: Vec<Tag> = tags
@@ -248,11 +255,7 @@ pub async fn answer_json(ctx: &AppContext, id: i64) -> AppResult<(StatusCode, se
         return Err(not_found("answer"));
     }
     if found.deleted || found.removed {
-        let stone = tombstone(&found.ap_id, "Note", found.updated)?;
-        return Ok((
-            StatusCode::GONE,
-            serde_json::to_value(WithContext::new(stone)).map_err(AppError::internal)?,
-        ));
+        return gone(&found.ap_id, "Note", found.updated);
     }
     let group_id = parse(&group.ap_id)?;
     let mut tags = vec![Tag::Link(TagLink {

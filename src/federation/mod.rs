@@ -4,6 +4,7 @@
 pub mod convert;
 pub mod http;
 pub mod protocol;
+pub mod url_guard;
 
 /// The public addressing collection.
 pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
