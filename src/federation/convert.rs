@@ -121,6 +121,93 @@ pub fn tombstone(
     })
 }
 
+/// Items per page of a collection.
+pub const COLLECTION_PAGE_SIZE: usize = 100;
+
+/// An `OrderedCollection` of ids, inline when it has at most one page of items, otherwise
+/// with `first` and pages `?page=N` (`OrderedCollectionPage` with `partOf` and `next`).
+pub fn ordered_collection(
+    id: &str,
+    items: &[String],
+    page: Option<u32>,
+) -> AppResult<serde_json::Value> {
+    let context = "https://www.w3.org/ns/activitystreams";
+    let pages = items.len().div_ceil(COLLECTION_PAGE_SIZE).max(1);
+    match page {
+        None if items.len() <= COLLECTION_PAGE_SIZE => Ok(serde_json::json!({
+            "@context": context,
+            "id": id,
+            "type": "OrderedCollection",
+            "totalItems": items.len(),
+            "orderedItems": items,
+        })),
+        None => Ok(serde_json::json!({
+            "@context": context,
+            "id": id,
+            "type": "OrderedCollection",
+            "totalItems": items.len(),
+            "first": format!("{id}?page=1"),
+            "last": format!("{id}?page={pages}"),
+        })),
+        Some(n) if n >= 1 && (n as usize) <= pages => {
+            let start = (n as usize - 1) * COLLECTION_PAGE_SIZE;
+            let end = (start + COLLECTION_PAGE_SIZE).min(items.len());
+            let mut page = serde_json::json!({
+                "@context": context,
+                "id": format!("{id}?page={n}"),
+                "type": "OrderedCollectionPage",
+                "partOf": id,
+                "totalItems": items.len(),
+                "orderedItems": &items[start..end],
+            });
+            if (n as usize) < pages {
+                page["next"] = serde_json::json!(format!("{id}?page={}", n + 1));
+            }
+            if n > 1 {
+                page["prev"] = serde_json::json!(format!("{id}?page={}", n - 1));
+            }
+            Ok(page)
+        }
+        Some(_) => Err(AppError::not_found(
+            "no_such_page",
+            "this collection has no such page",
+        )),
+    }
+}
+
+/// A federated thread's conversation: the thread and its live answers, oldest first.
+pub struct Conversation {
+    pub thread_ap_id: String,
+    pub title: String,
+    pub group_ap_id: String,
+    pub answers: Vec<crate::db::answer::Answer>,
+}
+
+/// Reads a local, federated (not internal), live thread with its live answers.
+pub async fn conversation(ctx: &AppContext, id: i64) -> AppResult<Conversation> {
+    let (found, group, answers) = crate::with_conn!(&ctx.db, |conn| {
+        let found = thread::read(&mut conn, id).await.map_err(|e| match e {
+            diesel::result::Error::NotFound => not_found("thread"),
+            other => AppError::from(other),
+        })?;
+        let group = community::read(&mut conn, found.community_id).await?;
+        let answers = answer::list_for_thread(&mut conn, found.id).await?;
+        Ok::<_, AppError>((found, group, answers))
+    })?;
+    if !found.local || group.visibility == Visibility::Internal || found.deleted || found.removed {
+        return Err(not_found("thread"));
+    }
+    Ok(Conversation {
+        thread_ap_id: found.ap_id,
+        title: found.title,
+        group_ap_id: group.ap_id,
+        answers: answers
+            .into_iter()
+            .filter(|a| !a.deleted && !a.removed)
+            .collect(),
+    })
+}
+
 /// 410 with a Tombstone: what a deleted object's address answers.
 fn gone(
     ap_id: &str,

@@ -37,7 +37,10 @@ pub fn routes() -> Router<AppContext> {
         .route("/c/{name}/featured", get(community_featured))
         .route("/u/{name}", get(person_actor))
         .route("/t/{id}", get(thread_object))
+        .route("/t/{id}/context", get(thread_context))
+        .route("/t/{id}/replies", get(thread_replies))
         .route("/r/{id}", get(answer_object))
+        .route("/r/{id}/replies", get(answer_replies))
 }
 
 /// True when the client asked for ActivityPub JSON (`application/activity+json` or
@@ -385,6 +388,85 @@ async fn thread_object(
     Ok(activity_json(status, value))
 }
 
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    page: Option<u32>,
+}
+
+/// The thread as a conversation (FEP-7888/f228): the Page first, then every live answer,
+/// oldest first; paged by 100 as NodeBB does.
+async fn thread_context(
+    State(ctx): State<AppContext>,
+    ApiPath(id): ApiPath<i64>,
+    Query(query): Query<PageQuery>,
+) -> AppResult<Response> {
+    let conversation = convert::conversation(&ctx, id).await?;
+    let mut items = vec![conversation.thread_ap_id.clone()];
+    items.extend(conversation.answers.iter().map(|a| a.ap_id.clone()));
+    let id = format!("{}/context", conversation.thread_ap_id);
+    let mut collection = convert::ordered_collection(&id, &items, query.page)?;
+    if query.page.is_none() {
+        collection["name"] = json!(conversation.title);
+        collection["url"] = json!(conversation.thread_ap_id);
+        collection["attributedTo"] = json!(conversation.group_ap_id);
+        collection["audience"] = json!(conversation.group_ap_id);
+        collection["orderType"] = json!("ForwardChronological");
+    }
+    Ok(activity_json(StatusCode::OK, collection))
+}
+
+/// Direct answers to the thread.
+async fn thread_replies(
+    State(ctx): State<AppContext>,
+    ApiPath(id): ApiPath<i64>,
+    Query(query): Query<PageQuery>,
+) -> AppResult<Response> {
+    let conversation = convert::conversation(&ctx, id).await?;
+    let items: Vec<String> = conversation
+        .answers
+        .iter()
+        .filter(|a| a.parent_id.is_none())
+        .map(|a| a.ap_id.clone())
+        .collect();
+    let id = format!("{}/replies", conversation.thread_ap_id);
+    Ok(activity_json(
+        StatusCode::OK,
+        convert::ordered_collection(&id, &items, query.page)?,
+    ))
+}
+
+/// Direct replies to an answer.
+async fn answer_replies(
+    State(ctx): State<AppContext>,
+    ApiPath(id): ApiPath<i64>,
+    Query(query): Query<PageQuery>,
+) -> AppResult<Response> {
+    let thread_id = crate::with_conn!(&ctx.db, |conn| crate::db::answer::read(&mut conn, id)
+        .await
+        .map_err(|e| match e {
+            diesel::result::Error::NotFound => not_found("answer"),
+            other => AppError::from(other),
+        }))?
+    .thread_id;
+    let conversation = convert::conversation(&ctx, thread_id).await?;
+    let parent = conversation
+        .answers
+        .iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| not_found("answer"))?;
+    let items: Vec<String> = conversation
+        .answers
+        .iter()
+        .filter(|a| a.parent_id == Some(id))
+        .map(|a| a.ap_id.clone())
+        .collect();
+    let id = format!("{}/replies", parent.ap_id);
+    Ok(activity_json(
+        StatusCode::OK,
+        convert::ordered_collection(&id, &items, query.page)?,
+    ))
+}
+
 async fn answer_object(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
@@ -665,6 +747,89 @@ mod tests {
             );
         })
         .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn threads_serve_their_context_and_replies_collections() {
+        for_each_backend(async |db| {
+            let api = TestApi::new(db, test_settings());
+            let (thread, answer, reply) = forum(&api).await;
+            let base = "http://localhost:8541";
+            let context = get(&api, &format!("/t/{thread}/context"), MASTODON_ACCEPT).await;
+            assert_eq!(context.status, 200, "{:?}", context.body);
+            let c = &context.body;
+            assert_eq!(c["type"], "OrderedCollection");
+            assert_eq!(c["id"], format!("{base}/t/{thread}/context"));
+            assert_eq!(
+                c["attributedTo"],
+                format!("{base}/c/rust"),
+                "the group owns the conversation"
+            );
+            assert_eq!(c["orderType"], "ForwardChronological");
+            assert_eq!(
+                c["orderedItems"],
+                json!([
+                    format!("{base}/t/{thread}"),
+                    format!("{base}/r/{answer}"),
+                    format!("{base}/r/{reply}")
+                ]),
+                "the root post first, then answers oldest first"
+            );
+            let replies = get(&api, &format!("/t/{thread}/replies"), MASTODON_ACCEPT).await;
+            assert_eq!(
+                replies.body["orderedItems"],
+                json!([format!("{base}/r/{answer}")])
+            );
+            let nested = get(&api, &format!("/r/{answer}/replies"), MASTODON_ACCEPT).await;
+            assert_eq!(
+                nested.body["orderedItems"],
+                json!([format!("{base}/r/{reply}")])
+            );
+
+            let bob = api.login("bob").await;
+            api.call(
+                "DELETE",
+                &format!("/api/v1/answers/{answer}"),
+                Some(&bob),
+                None,
+            )
+            .await;
+            let context = get(&api, &format!("/t/{thread}/context"), MASTODON_ACCEPT).await;
+            assert_eq!(
+                context.body["totalItems"], 2,
+                "deleted answers leave the conversation"
+            );
+            assert_eq!(
+                get(&api, "/t/999999/context", MASTODON_ACCEPT).await.status,
+                404
+            );
+        })
+        .await;
+    }
+
+    #[test]
+    fn long_collections_are_paged_by_one_hundred() {
+        let items: Vec<String> = (0..250)
+            .map(|i| format!("https://a.example/r/{i}"))
+            .collect();
+        let id = "https://a.example/t/1/context";
+        let top = convert::ordered_collection(id, &items, None).expect("top");
+        assert_eq!(top["totalItems"], 250);
+        assert_eq!(top["first"], format!("{id}?page=1"));
+        assert!(top.get("orderedItems").is_none());
+        let first = convert::ordered_collection(id, &items, Some(1)).expect("page 1");
+        assert_eq!(first["type"], "OrderedCollectionPage");
+        assert_eq!(first["partOf"], id);
+        assert_eq!(first["orderedItems"].as_array().expect("items").len(), 100);
+        assert_eq!(first["next"], format!("{id}?page=2"));
+        let last = convert::ordered_collection(id, &items, Some(3)).expect("page 3");
+        assert_eq!(last["orderedItems"].as_array().expect("items").len(), 50);
+        assert!(last.get("next").is_none());
+        assert_eq!(last["prev"], format!("{id}?page=2"));
+        assert!(convert::ordered_collection(id, &items, Some(4)).is_err());
+        assert!(convert::ordered_collection(id, &items, Some(0)).is_err());
+        let short = convert::ordered_collection(id, &items[..3], None).expect("short");
+        assert_eq!(short["orderedItems"].as_array().expect("inline").len(), 3);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
