@@ -32,7 +32,8 @@ pub fn postgres_test_url() -> Option<String> {
 pub struct TestDatabase {
     pub db: Db,
     pub url: String,
-    cleanup: Cleanup,
+    /// Taken when the database is removed.
+    cleanup: Option<Cleanup>,
 }
 
 enum Cleanup {
@@ -48,7 +49,7 @@ impl TestDatabase {
         TestDatabase {
             db,
             url,
-            cleanup: Cleanup::Sqlite(dir),
+            cleanup: Some(Cleanup::Sqlite(dir)),
         }
     }
 
@@ -76,29 +77,50 @@ impl TestDatabase {
         TestDatabase {
             db,
             url,
-            cleanup: Cleanup::Postgres {
+            cleanup: Some(Cleanup::Postgres {
                 admin_url: admin_url.to_owned(),
                 name,
-            },
+            }),
         }
     }
 
     /// Closes the pool and removes the database.
-    pub async fn drop_database(self) {
+    pub async fn drop_database(mut self) {
         self.db.close();
-        drop(self.db);
-        match self.cleanup {
-            Cleanup::Sqlite(dir) => drop(dir),
-            Cleanup::Postgres { admin_url, name } => {
-                if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url).await {
-                    let _ = diesel::sql_query(format!(
-                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                    ))
-                    .execute(&mut admin)
-                    .await;
-                }
+        match self.cleanup.take() {
+            Some(Cleanup::Postgres { admin_url, name }) => {
+                drop_postgres_database(&admin_url, &name).await;
             }
+            Some(Cleanup::Sqlite(dir)) => drop(dir),
+            None => {}
         }
+    }
+}
+
+/// A test that panics before `drop_database` still removes its PostgreSQL database.
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(Cleanup::Postgres { admin_url, name }) = self.cleanup.take() {
+            self.db.close();
+            // Drop cannot await, and may run inside a runtime: use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    runtime.block_on(drop_postgres_database(&admin_url, &name));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+async fn drop_postgres_database(admin_url: &str, name: &str) {
+    if let Ok(mut admin) = AsyncPgConnection::establish(admin_url).await {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
     }
 }
 
@@ -302,4 +324,38 @@ pub async fn execute_sql(db: &Db, sql: &str) -> usize {
     };
     run.await
         .unwrap_or_else(|e| panic!("test SQL failed: {e}\n{sql}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A test that fails before `drop_database` must not leave its database behind.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_test_databases_are_dropped_even_without_drop_database() {
+        let Some(admin) = postgres_test_url() else {
+            eprintln!("{TEST_DATABASE_URL_ENV} is not set: nothing to check");
+            return;
+        };
+        let database = TestDatabase::postgres(&admin).await;
+        let name = url::Url::parse(&database.url)
+            .expect("url")
+            .path()
+            .trim_start_matches('/')
+            .to_owned();
+        drop(database);
+        let mut conn = AsyncPgConnection::establish(&admin).await.expect("admin");
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let left: Count =
+            diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+                .bind::<diesel::sql_types::Text, _>(&name)
+                .get_result(&mut conn)
+                .await
+                .expect("query");
+        assert_eq!(left.n, 0, "{name} was left behind");
+    }
 }
