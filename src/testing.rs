@@ -117,10 +117,18 @@ impl Drop for TestDatabase {
 }
 
 async fn drop_postgres_database(admin_url: &str, name: &str) {
-    if let Ok(mut admin) = AsyncPgConnection::establish(admin_url).await {
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .execute(&mut admin)
-            .await;
+    let dropped = match AsyncPgConnection::establish(admin_url).await {
+        Ok(mut admin) => {
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = dropped {
+        eprintln!("could not drop test database {name}: {e}");
     }
 }
 
