@@ -117,19 +117,28 @@ impl Drop for TestDatabase {
 }
 
 async fn drop_postgres_database(admin_url: &str, name: &str) {
-    let dropped = match AsyncPgConnection::establish(admin_url).await {
-        Ok(mut admin) => {
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .execute(&mut admin)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+    // A connection still closing can make one attempt fail; a few tries settle it.
+    let mut last_error = String::new();
+    for attempt in 0..5 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = dropped {
-        eprintln!("could not drop test database {name}: {e}");
+        let dropped = match AsyncPgConnection::establish(admin_url).await {
+            Ok(mut admin) => {
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match dropped {
+            Ok(()) => return,
+            Err(e) => last_error = e,
+        }
     }
+    eprintln!("could not drop test database {name}: {last_error}");
 }
 
 async fn open(url: &str) -> Db {
