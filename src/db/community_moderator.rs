@@ -60,6 +60,22 @@ pub async fn is_moderator(
     })
 }
 
+/// Which of `community_ids` the person moderates.
+pub async fn moderated_among(
+    conn: &mut DbConn<'_>,
+    person_id: i64,
+    community_ids: &[i64],
+) -> QueryResult<Vec<i64>> {
+    on_conn!(conn, |c| {
+        community_moderators::table
+            .filter(community_moderators::person_id.eq(person_id))
+            .filter(community_moderators::community_id.eq_any(community_ids))
+            .select(community_moderators::community_id)
+            .load(c)
+            .await
+    })
+}
+
 /// The moderators of a community, longest-serving first.
 pub async fn list(conn: &mut DbConn<'_>, community_id: i64) -> QueryResult<Vec<Person>> {
     on_conn!(conn, |c| {

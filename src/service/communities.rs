@@ -257,12 +257,18 @@ async fn details_of(
         };
         let instance_ids: Vec<i64> = list.iter().map(|c| c.instance_id).collect();
         let domains = instance::domains(&mut conn, &instance_ids).await?;
-        let mut moderated = HashMap::new();
-        if let Some(session) = viewer {
-            for id in &ids {
-                moderated.insert(*id, can_moderate(&mut conn, session, *id).await?);
+        // One query for the viewer's moderated communities, not one per community listed.
+        let moderated: HashMap<i64, bool> = match viewer {
+            Some(session) if session.is_staff() => ids.iter().map(|id| (*id, true)).collect(),
+            Some(session) => {
+                community_moderator::moderated_among(&mut conn, session.person.id, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|id| (id, true))
+                    .collect()
             }
-        }
+            None => HashMap::new(),
+        };
         Ok::<_, AppError>((members, threads, follows, domains, moderated))
     })?;
     Ok(list

@@ -641,8 +641,9 @@ pub async fn create_answer(
     let public_url = settings.public_url();
     let now = crate::db::now();
     crate::transaction!(db, |conn| {
-        let (found, _) = visible_thread(&mut conn, Some(session), thread_id).await?;
-        thread::read_for_update(&mut conn, found.id).await?;
+        let (visible, _) = visible_thread(&mut conn, Some(session), thread_id).await?;
+        // Judge locked and deleted on the row as it is once locked, not as first read.
+        let found = thread::read_for_update(&mut conn, visible.id).await?;
         refuse_if_deleted(found.deleted, "thread")?;
         refuse_if_locked(&found)?;
         let depth = match parent_id {
