@@ -53,7 +53,11 @@ impl RunningServer {
         // Background workers (delivery, maintenance) are spawned on this tracker with a
         // child of `shutdown`, so stopping waits for them.
         let workers = TaskTracker::new();
-        let app = crate::server::router(ctx.clone());
+        let app = crate::server::app(ctx.clone()).await?;
+        workers.spawn(crate::federation::delivery::run(
+            ctx.clone(),
+            shutdown.child_token(),
+        ));
         let server = tokio::spawn(
             axum::serve(
                 listener,

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     UnsupportedMediaType,
     Unprocessable,
     TooManyRequests,
+    /// A remote server answered badly or not at all.
+    BadGateway,
     ServiceUnavailable,
     Internal,
 }
@@ -39,6 +41,7 @@ impl ErrorKind {
             ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::BadGateway => StatusCode::BAD_GATEWAY,
             ErrorKind::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -217,6 +220,79 @@ impl From<crate::db::DbError> for AppError {
             )
             .with_source(other),
         }
+    }
+}
+
+/// Fetching and verification errors of `activitypub_federation`, in our terms. Remote
+/// servers are untrusted: what they send wrong is the requester's 4xx, what they fail to
+/// answer is a 502, never a 500.
+impl From<activitypub_federation::error::Error> for AppError {
+    #[track_caller]
+    fn from(err: activitypub_federation::error::Error) -> Self {
+        use activitypub_federation::error::Error as F;
+        let mapped = match &err {
+            F::NotFound => AppError::not_found("object_not_found", "no such object"),
+            F::RequestLimit => AppError::unprocessable(
+                "fetch_limit_reached",
+                "too many remote fetches were needed for one request",
+            ),
+            F::ResponseBodyLimit => AppError::new(
+                ErrorKind::BadGateway,
+                "remote_response_too_large",
+                "the remote server's answer was too large",
+            ),
+            F::ObjectDeleted(url) => AppError::new(
+                ErrorKind::Gone,
+                "remote_object_deleted",
+                format!("{url} was deleted"),
+            ),
+            F::UrlVerificationError(why) => {
+                AppError::forbidden("url_refused", format!("the URL is refused: {why}"))
+            }
+            F::DomainResolveError(host) | F::ResolveInternalIpError(host, _) => {
+                AppError::forbidden(
+                    "url_refused",
+                    format!("{host} resolves to an address that is not public"),
+                )
+            }
+            F::ActivityBodyDigestInvalid => AppError::unauthorized(
+                "digest_invalid",
+                "the Digest header is missing or does not match the body",
+            ),
+            F::ActivitySignatureInvalid | F::Other(_) => AppError::unauthorized(
+                "signature_invalid",
+                "the HTTP signature could not be verified",
+            ),
+            F::WebfingerResolveFailed(_) => AppError::not_found(
+                "webfinger_failed",
+                "the handle could not be resolved with WebFinger",
+            ),
+            F::ParseFetchedObject(_, url, _) => AppError::new(
+                ErrorKind::BadGateway,
+                "remote_object_invalid",
+                format!("{url} is not an object Lyceum understands"),
+            ),
+            F::ParseReceivedActivity { .. } => {
+                AppError::bad_request("invalid_activity", "the activity could not be parsed")
+            }
+            F::FetchInvalidContentType(url) => AppError::new(
+                ErrorKind::BadGateway,
+                "remote_not_activitypub",
+                format!("{url} was not served as ActivityPub JSON"),
+            ),
+            F::FetchWrongId(url) => AppError::new(
+                ErrorKind::BadGateway,
+                "remote_id_mismatch",
+                format!("the document at {url} has a different id"),
+            ),
+            F::UrlParse(_) => AppError::bad_request("invalid_url", "a URL could not be parsed"),
+            _ => AppError::new(
+                ErrorKind::BadGateway,
+                "remote_unreachable",
+                "the remote server could not be reached",
+            ),
+        };
+        mapped.with_source(err)
     }
 }
 

@@ -13,11 +13,20 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+use activitypub_federation::config::{FederationConfig, FederationMiddleware};
+
 use crate::context::AppContext;
 use crate::error::{AppError, ErrorKind};
 
-/// The whole application: API, health check and the layers every request passes.
-pub fn router(ctx: AppContext) -> Router {
+/// Builds the federation configuration, then the router.
+pub async fn app(ctx: AppContext) -> anyhow::Result<Router> {
+    let federation = crate::federation::config::build(&ctx).await?;
+    Ok(router(ctx, federation))
+}
+
+/// The whole application: API, health check, federation endpoints and the layers every
+/// request passes.
+pub fn router(ctx: AppContext, federation: FederationConfig<AppContext>) -> Router {
     let settings = ctx.settings.clone();
     let (api, _openapi) = crate::api::router(&ctx);
     Router::new()
@@ -27,6 +36,7 @@ pub fn router(ctx: AppContext) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(ctx)
+        .layer(FederationMiddleware::new(federation))
         .layer(DefaultBodyLimit::max(settings.http.body_limit_bytes))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
@@ -117,14 +127,15 @@ mod tests {
     async fn healthz_answers_while_the_database_answers_and_503_after() {
         for_each_backend(async |db| {
             let ctx = AppContext::new(db.clone(), Settings::default());
-            let (status, body) = get_json(router(ctx.clone()), "/healthz").await;
+            let app = app(ctx).await.expect("app");
+            let (status, body) = get_json(app.clone(), "/healthz").await;
             assert_eq!(status, StatusCode::OK, "{body}");
             assert_eq!(body["status"], "ok");
             assert_eq!(body["database"], db.backend().to_string());
 
             // A closed pool is what a database that stopped answering looks like to us.
             db.close();
-            let (status, body) = get_json(router(ctx), "/healthz").await;
+            let (status, body) = get_json(app, "/healthz").await;
             assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(body["error"]["code"], "database_unavailable");
         })
@@ -134,7 +145,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn unknown_paths_and_methods_get_json_errors() {
         for_each_backend(async |db| {
-            let app = router(AppContext::new(db, Settings::default()));
+            let app = app(AppContext::new(db, Settings::default()))
+                .await
+                .expect("app");
             let (status, body) = get_json(app.clone(), "/no/such/page").await;
             assert_eq!(status, StatusCode::NOT_FOUND);
             assert_eq!(body["error"]["code"], "not_found");

@@ -219,7 +219,7 @@ impl TestResponse {
 }
 
 impl TestApi {
-    pub fn new(db: Db, settings: crate::settings::Settings) -> TestApi {
+    pub async fn new(db: Db, settings: crate::settings::Settings) -> TestApi {
         // Logs go to the test's captured output, shown when it fails.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -227,9 +227,12 @@ impl TestApi {
             .try_init();
         let ctx = crate::context::AppContext::new(db.clone(), settings.clone());
         // Rate limits key on the client address, which a socket-less call does not have.
-        let router = crate::server::router(ctx).layer(axum::Extension(axum::extract::ConnectInfo(
-            std::net::SocketAddr::from(([127, 0, 0, 1], 40_000)),
-        )));
+        let router = crate::server::app(ctx)
+            .await
+            .expect("the application starts")
+            .layer(axum::Extension(axum::extract::ConnectInfo(
+                std::net::SocketAddr::from(([127, 0, 0, 1], 40_000)),
+            )));
         TestApi {
             db,
             settings,

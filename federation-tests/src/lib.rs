@@ -97,3 +97,102 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A signed-in member of an instance, driving it through the public API only.
+pub struct Member {
+    pub base_url: String,
+    pub token: String,
+    client: reqwest::Client,
+}
+
+/// A password the API accepts, for test accounts.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestInstance {
+    /// Signs up `username` through `POST /api/v1/accounts` and signs in.
+    pub async fn member(&self, username: &str) -> anyhow::Result<Member> {
+        let client = reqwest::Client::new();
+        let created = client
+            .post(self.url("/api/v1/accounts"))
+            .json(&serde_json::json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            created.status() == 201,
+            "sign-up of {username} answered {}: {}",
+            created.status(),
+            created.text().await?
+        );
+        let login: serde_json::Value = client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let token = login["token"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("no token in {login}"))?
+            .to_owned();
+        Ok(Member {
+            base_url: self.base_url.clone(),
+            token,
+            client,
+        })
+    }
+
+    /// This instance's domain, as handles name it.
+    pub fn domain(&self) -> &str {
+        self.base_url.trim_start_matches("http://")
+    }
+}
+
+impl Member {
+    /// Calls the API (`path` below `/api/v1`); returns the status and the JSON body
+    /// (`null` when there is none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/v1{path}", self.base_url))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the API answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Asserts a 2xx answer and returns the body.
+    pub async fn ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let (status, body) = self.call(method.clone(), path, body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path} answered {status}: {body}"
+        );
+        body
+    }
+}

@@ -296,7 +296,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn open_registration_creates_active_accounts() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db.clone(), settings(RegistrationMode::Open));
+            let api = TestApi::new(db.clone(), settings(RegistrationMode::Open)).await;
             let info = api.call("GET", "/api/v1/registration", None, None).await;
             assert_eq!(
                 info.body,
@@ -346,7 +346,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn invalid_sign_ups_name_the_field() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, settings(RegistrationMode::Open));
+            let api = TestApi::new(db, settings(RegistrationMode::Open)).await;
             let cases = [
                 (
                     json!({"username": "A", "password": TEST_PASSWORD}),
@@ -414,7 +414,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn approval_mode_keeps_applicants_pending_until_an_admin_decides() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, settings(RegistrationMode::Approval));
+            let api = TestApi::new(db, settings(RegistrationMode::Approval)).await;
             let info = api.call("GET", "/api/v1/registration", None, None).await;
             assert_eq!(info.body["mode"], "approval");
             assert!(
@@ -569,7 +569,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn invite_mode_needs_a_live_code() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db.clone(), settings(RegistrationMode::Invite));
+            let api = TestApi::new(db.clone(), settings(RegistrationMode::Invite)).await;
             api.create_user("root", AccountRole::Admin).await;
             api.create_user("mod", AccountRole::Moderator).await;
             api.create_user("member", AccountRole::Member).await;
@@ -655,7 +655,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn closed_registration_refuses_sign_ups_but_admins_still_create_accounts() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, settings(RegistrationMode::Closed));
+            let api = TestApi::new(db, settings(RegistrationMode::Closed)).await;
             let refused = api
                 .call("POST", "/api/v1/accounts", None, Some(signup("ivan")))
                 .await;
@@ -672,7 +672,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn profile_edits_are_validated_and_bios_sanitized() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             api.create_user("alice", AccountRole::Member).await;
             let token = api.login("alice").await;
             let edited = api
@@ -738,7 +738,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn password_change_revokes_every_other_token() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             api.create_user("alice", AccountRole::Member).await;
             let phone = api.login("alice").await;
             let laptop = api.login("alice").await;
@@ -779,7 +779,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn members_delete_their_account_keeping_or_removing_content() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db.clone(), test_settings());
+            let api = TestApi::new(db.clone(), test_settings()).await;
             let keeper = api.create_user("keeper", AccountRole::Member).await;
             let leaver = api.create_user("leaver", AccountRole::Member).await;
             insert_thread_and_answer(&db, keeper, "keeper").await;
@@ -870,7 +870,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_last_admin_cannot_delete_their_account() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             api.create_user("root", AccountRole::Admin).await;
             let token = api.login("root").await;
             let refused = api

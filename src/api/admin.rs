@@ -286,7 +286,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn admins_change_roles_but_never_remove_the_last_admin() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             let root = api.create_user("root", AccountRole::Admin).await;
             let alice = api.create_user("alice", AccountRole::Member).await;
             let admin = api.login("root").await;
@@ -387,7 +387,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn suspension_signs_out_and_blocks_sign_in_until_lifted() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             let root = api.create_user("root", AccountRole::Admin).await;
             let alice = api.create_user("alice", AccountRole::Member).await;
             let admin = api.login("root").await;

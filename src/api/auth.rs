@@ -323,7 +323,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn login_gives_a_token_that_signs_requests() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             api.create_user("alice", AccountRole::Member).await;
             let token = api.login("alice").await;
             let me = api.call("GET", "/api/v1/me", Some(&token), None).await;
@@ -349,7 +349,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn wrong_password_and_unknown_user_look_the_same() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             api.create_user("alice", AccountRole::Member).await;
             let wrong = api
                 .call(
@@ -389,7 +389,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn missing_unknown_and_malformed_credentials_get_401() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             let none = api.call("GET", "/api/v1/me", None, None).await;
             assert_eq!(
                 (none.status.as_u16(), none.code()),
@@ -419,7 +419,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn logout_revokes_only_its_own_token() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             api.create_user("alice", AccountRole::Member).await;
             let first = api.login("alice").await;
             let second = api.login("alice").await;
@@ -453,7 +453,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn tokens_are_revoked_by_id_only_by_their_owner() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             api.create_user("alice", AccountRole::Member).await;
             api.create_user("bob", AccountRole::Member).await;
             let alice = api.login("alice").await;
@@ -495,7 +495,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn expired_tokens_are_refused() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db.clone(), test_settings());
+            let api = TestApi::new(db.clone(), test_settings()).await;
             api.create_user("alice", AccountRole::Member).await;
             let token = api.login("alice").await;
             let expired = execute_sql(
@@ -516,7 +516,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn session_cookie_needs_the_csrf_header_for_writes() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             api.create_user("alice", AccountRole::Member).await;
             let signed_in = api
                 .call(
@@ -616,8 +616,8 @@ mod tests {
             // The database's local instance is TEST_DOMAIN; cookies only read the settings.
             let mut settings = test_settings();
             settings.domain = "learn.acme.example".into();
-            let api = TestApi::new(db, settings);
-            let http_api = TestApi::new(api.db.clone(), test_settings());
+            let api = TestApi::new(db, settings).await;
+            let http_api = TestApi::new(api.db.clone(), test_settings()).await;
             http_api.create_user("alice", AccountRole::Member).await;
             let signed_in = api
                 .call(
@@ -640,7 +640,7 @@ mod tests {
             let mut settings = test_settings();
             settings.rate_limit.auth_burst = 3;
             settings.rate_limit.auth_period_secs = 60;
-            let api = TestApi::new(db, settings);
+            let api = TestApi::new(db, settings).await;
             let attempt = || {
                 api.call(
                     "POST",

@@ -524,7 +524,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn communities_are_created_joined_and_listed() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             api.create_user("ada", AccountRole::Member).await;
             api.create_user("bob", AccountRole::Member).await;
             let ada = api.login("ada").await;
@@ -593,7 +593,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn internal_communities_are_for_signed_in_members() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             api.create_user("ada", AccountRole::Member).await;
             let ada = api.login("ada").await;
             api.call(
@@ -638,7 +638,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn moderators_run_the_community() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             for name in ["ada", "bob", "cyd"] {
                 api.create_user(name, AccountRole::Member).await;
             }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod communities;
 mod rate_limit;
+pub mod resolve;
 pub mod threads;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -70,6 +71,7 @@ pub fn router(ctx: &AppContext) -> (Router<AppContext>, utoipa::openapi::OpenApi
         .merge(admin::routes())
         .merge(communities::routes())
         .merge(threads::routes())
+        .merge(resolve::routes())
         .split_for_parts();
     document_server_errors(&mut openapi);
     openapi.servers = Some(vec![utoipa::openapi::Server::new(format!(
@@ -255,7 +257,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn openapi_document_lists_the_endpoints() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             let doc = api.call("GET", "/api/v1/openapi.json", None, None).await;
             assert_eq!(doc.status, 200);
             assert!(

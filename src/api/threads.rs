@@ -290,6 +290,7 @@ async fn edit_thread(
 ) -> AppResult<Json<ThreadView>> {
     let edited = threads_service::edit_thread(
         &ctx.db,
+        &ctx.settings,
         &session,
         id,
         ThreadChanges {
@@ -318,7 +319,7 @@ async fn delete_thread(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<ThreadView>> {
     Ok(Json(
-        threads_service::delete_thread(&ctx.db, &session, id)
+        threads_service::delete_thread(&ctx.db, &ctx.settings, &session, id)
             .await?
             .into(),
     ))
@@ -430,9 +431,15 @@ async fn vote_thread(
     ApiJson(req): ApiJson<VoteRequest>,
 ) -> AppResult<Json<VoteView>> {
     Ok(Json(
-        threads_service::vote(&ctx.db, &session, VoteTarget::Thread(id), req.score)
-            .await?
-            .into(),
+        threads_service::vote(
+            &ctx.db,
+            &ctx.settings,
+            &session,
+            VoteTarget::Thread(id),
+            req.score,
+        )
+        .await?
+        .into(),
     ))
 }
 
@@ -471,7 +478,7 @@ async fn edit_answer(
     ApiJson(req): ApiJson<EditAnswer>,
 ) -> AppResult<Json<AnswerView>> {
     Ok(Json(
-        threads_service::edit_answer(&ctx.db, &session, id, &req.body)
+        threads_service::edit_answer(&ctx.db, &ctx.settings, &session, id, &req.body)
             .await?
             .into(),
     ))
@@ -493,7 +500,7 @@ async fn delete_answer(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<AnswerView>> {
     Ok(Json(
-        threads_service::delete_answer(&ctx.db, &session, id)
+        threads_service::delete_answer(&ctx.db, &ctx.settings, &session, id)
             .await?
             .into(),
     ))
@@ -539,7 +546,7 @@ async fn accept(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<AcceptView>> {
     Ok(Json(
-        threads_service::set_accepted(&ctx.db, &session, id, true)
+        threads_service::set_accepted(&ctx.db, &ctx.settings, &session, id, true)
             .await?
             .into(),
     ))
@@ -560,7 +567,7 @@ async fn unaccept(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<AcceptView>> {
     Ok(Json(
-        threads_service::set_accepted(&ctx.db, &session, id, false)
+        threads_service::set_accepted(&ctx.db, &ctx.settings, &session, id, false)
             .await?
             .into(),
     ))
@@ -584,9 +591,15 @@ async fn vote_answer(
     ApiJson(req): ApiJson<VoteRequest>,
 ) -> AppResult<Json<VoteView>> {
     Ok(Json(
-        threads_service::vote(&ctx.db, &session, VoteTarget::Answer(id), req.score)
-            .await?
-            .into(),
+        threads_service::vote(
+            &ctx.db,
+            &ctx.settings,
+            &session,
+            VoteTarget::Answer(id),
+            req.score,
+        )
+        .await?
+        .into(),
     ))
 }
 
@@ -607,7 +620,7 @@ mod tests {
 
     /// A `qa` community `rust` made by `founder`, and three more members.
     async fn forum(db: crate::db::Db) -> Forum {
-        let api = TestApi::new(db, test_settings());
+        let api = TestApi::new(db, test_settings()).await;
         for name in ["founder", "asker", "helper", "other"] {
             api.create_user(name, AccountRole::Member).await;
         }

@@ -220,3 +220,15 @@ pub async fn delete_all_by_author(
         .await
     })
 }
+
+/// The answer with this ActivityPub id, local or remote.
+pub async fn read_by_ap_id(conn: &mut DbConn<'_>, ap_id: &str) -> QueryResult<Option<Answer>> {
+    on_conn!(conn, |c| {
+        answers::table
+            .filter(answers::ap_id.eq(ap_id))
+            .select(Answer::as_select())
+            .first(c)
+            .await
+            .optional()
+    })
+}

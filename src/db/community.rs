@@ -187,3 +187,85 @@ pub async fn thread_counts(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Ve
             .await
     })
 }
+
+/// The community with this ActivityPub id, local or remote.
+pub async fn read_by_ap_id(conn: &mut DbConn<'_>, ap_id: &str) -> QueryResult<Option<Community>> {
+    on_conn!(conn, |c| {
+        communities::table
+            .filter(communities::ap_id.eq(ap_id))
+            .select(Community::as_select())
+            .first(c)
+            .await
+            .optional()
+    })
+}
+
+/// A remote `Group` as fetched; `None` fields keep what is stored.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = communities)]
+pub struct RemoteCommunityForm {
+    pub ap_id: String,
+    pub local: bool,
+    pub instance_id: i64,
+    pub name: String,
+    pub name_lower: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub description_html: Option<String>,
+    pub kind: CommunityKind,
+    pub visibility: Visibility,
+    pub posting_restricted_to_mods: bool,
+    pub inbox_url: String,
+    pub shared_inbox_url: Option<String>,
+    pub followers_url: Option<String>,
+    pub moderators_url: Option<String>,
+    pub featured_url: Option<String>,
+    pub public_key_pem: String,
+    pub deleted: bool,
+    pub published: NaiveDateTime,
+    pub updated: Option<NaiveDateTime>,
+    pub last_refreshed_at: NaiveDateTime,
+}
+
+/// Inserts or refreshes a remote community by `ap_id`.
+pub async fn upsert_remote(
+    conn: &mut DbConn<'_>,
+    form: &RemoteCommunityForm,
+) -> QueryResult<Community> {
+    on_conn!(conn, |c| {
+        diesel::insert_into(communities::table)
+            .values(form)
+            .on_conflict(communities::ap_id)
+            .do_update()
+            .set(form)
+            .returning(Community::as_returning())
+            .get_result(c)
+            .await
+    })
+}
+
+/// Inboxes of the remote followers of a community (shared inbox when they have one),
+/// each once, with the domain of the follower's instance.
+pub async fn remote_follower_inboxes(
+    conn: &mut DbConn<'_>,
+    community_id: i64,
+) -> QueryResult<Vec<String>> {
+    use super::schema::persons;
+    let rows: Vec<(String, Option<String>)> = on_conn!(conn, |c| {
+        community_follows::table
+            .inner_join(persons::table)
+            .filter(community_follows::community_id.eq(community_id))
+            .filter(community_follows::state.eq(FollowState::Accepted))
+            .filter(persons::local.eq(false))
+            .select((persons::inbox_url, persons::shared_inbox_url))
+            .load(c)
+            .await
+    })?;
+    let mut inboxes: Vec<String> = rows
+        .into_iter()
+        .map(|(inbox, shared)| shared.unwrap_or(inbox))
+        .collect();
+    inboxes.sort();
+    inboxes.dedup();
+    Ok(inboxes)
+}

@@ -84,3 +84,51 @@ pub async fn states_of(
             .await
     })
 }
+
+/// One person's follow of one community, if any.
+pub async fn read(
+    conn: &mut DbConn<'_>,
+    community_id: i64,
+    person_id: i64,
+) -> QueryResult<Option<CommunityFollower>> {
+    on_conn!(conn, |c| {
+        community_follows::table
+            .filter(community_follows::community_id.eq(community_id))
+            .filter(community_follows::person_id.eq(person_id))
+            .select(CommunityFollower::as_select())
+            .first(c)
+            .await
+            .optional()
+    })
+}
+
+/// Remembers the id of the `Follow` activity, which `Accept` and `Undo` refer to.
+pub async fn set_follow_ap_id(
+    conn: &mut DbConn<'_>,
+    id: i64,
+    follow_ap_id: &str,
+) -> QueryResult<()> {
+    on_conn!(conn, |c| {
+        diesel::update(community_follows::table.find(id))
+            .set(community_follows::follow_ap_id.eq(follow_ap_id))
+            .execute(c)
+            .await
+    })?;
+    Ok(())
+}
+
+/// Whether at least one local person has an accepted follow of the community.
+pub async fn has_local_followers(conn: &mut DbConn<'_>, community_id: i64) -> QueryResult<bool> {
+    use super::schema::persons;
+    let count: i64 = on_conn!(conn, |c| {
+        community_follows::table
+            .inner_join(persons::table)
+            .filter(community_follows::community_id.eq(community_id))
+            .filter(community_follows::state.eq(FollowState::Accepted))
+            .filter(persons::local.eq(true))
+            .count()
+            .get_result(c)
+            .await
+    })?;
+    Ok(count > 0)
+}

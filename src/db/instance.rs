@@ -126,6 +126,33 @@ pub async fn set_keys_if_missing(
     })
 }
 
+/// The row for a remote `domain` (host, with `:port` when there is one), made on first use.
+pub async fn ensure_remote(
+    conn: &mut DbConn<'_>,
+    domain: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Instance> {
+    let domain = domain.to_ascii_lowercase();
+    on_conn!(conn, |c| {
+        diesel::insert_into(instances::table)
+            .values((
+                instances::domain.eq(&domain),
+                instances::local.eq(false),
+                instances::created_at.eq(now),
+                instances::updated_at.eq(now),
+            ))
+            .on_conflict(instances::domain)
+            .do_nothing()
+            .execute(c)
+            .await?;
+        instances::table
+            .filter(instances::domain.eq(&domain))
+            .select(Instance::as_select())
+            .first(c)
+            .await
+    })
+}
+
 /// The domain of each of `ids`.
 pub async fn domains(
     conn: &mut DbConn<'_>,

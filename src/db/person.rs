@@ -139,3 +139,70 @@ pub async fn mark_deleted(conn: &mut DbConn<'_>, id: i64, now: NaiveDateTime) ->
     })?;
     Ok(())
 }
+
+/// The person with this ActivityPub id, local or remote.
+pub async fn read_by_ap_id(conn: &mut DbConn<'_>, ap_id: &str) -> QueryResult<Option<Person>> {
+    on_conn!(conn, |c| {
+        persons::table
+            .filter(persons::ap_id.eq(ap_id))
+            .select(Person::as_select())
+            .first(c)
+            .await
+            .optional()
+    })
+}
+
+/// A remote actor's profile as fetched; `None` fields keep what is stored.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = persons)]
+pub struct RemotePersonForm {
+    pub ap_id: String,
+    pub local: bool,
+    pub instance_id: i64,
+    pub name: String,
+    pub name_lower: String,
+    pub display_name: Option<String>,
+    pub bio_html: Option<String>,
+    pub avatar_url: Option<String>,
+    pub inbox_url: String,
+    pub shared_inbox_url: Option<String>,
+    pub public_key_pem: String,
+    pub bot: bool,
+    pub deleted: bool,
+    pub published: NaiveDateTime,
+    pub updated: Option<NaiveDateTime>,
+    pub last_refreshed_at: NaiveDateTime,
+}
+
+/// Inserts or refreshes a remote person by `ap_id`.
+pub async fn upsert_remote(conn: &mut DbConn<'_>, form: &RemotePersonForm) -> QueryResult<Person> {
+    on_conn!(conn, |c| {
+        diesel::insert_into(persons::table)
+            .values(form)
+            .on_conflict(persons::ap_id)
+            .do_update()
+            .set(form)
+            .returning(Person::as_returning())
+            .get_result(c)
+            .await
+    })
+}
+
+/// The person called `name_lower` on the instance with `domain`.
+pub async fn read_by_name_and_domain(
+    conn: &mut DbConn<'_>,
+    name_lower: &str,
+    domain: &str,
+) -> QueryResult<Option<Person>> {
+    use super::schema::instances;
+    on_conn!(conn, |c| {
+        persons::table
+            .inner_join(instances::table)
+            .filter(persons::name_lower.eq(name_lower))
+            .filter(instances::domain.eq(domain))
+            .select(Person::as_select())
+            .first(c)
+            .await
+            .optional()
+    })
+}

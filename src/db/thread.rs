@@ -327,3 +327,15 @@ pub async fn delete_all_by_author(
         .await
     })
 }
+
+/// The thread with this ActivityPub id, local or remote.
+pub async fn read_by_ap_id(conn: &mut DbConn<'_>, ap_id: &str) -> QueryResult<Option<Thread>> {
+    on_conn!(conn, |c| {
+        threads::table
+            .filter(threads::ap_id.eq(ap_id))
+            .select(Thread::as_select())
+            .first(c)
+            .await
+            .optional()
+    })
+}

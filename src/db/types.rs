@@ -137,3 +137,15 @@ text_enum! {
         Community => "community",
     }
 }
+
+text_enum! {
+    /// Where one delivery of an outgoing activity to one inbox stands.
+    pub enum DeliveryState {
+        /// Not yet confirmed; sent when `next_attempt_at` has passed.
+        Pending => "pending",
+        /// The receiver answered 2xx.
+        Delivered => "delivered",
+        /// Refused for good (a final 4xx, a refused URL) or retried until the deadline.
+        Failed => "failed",
+    }
+}

@@ -13,6 +13,7 @@ pub async fn set_thread_vote(
     thread_id: i64,
     person_id: i64,
     score: i64,
+    ap_id: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     on_conn!(conn, |c| {
@@ -30,6 +31,7 @@ pub async fn set_thread_vote(
                     thread_votes::thread_id.eq(thread_id),
                     thread_votes::person_id.eq(person_id),
                     thread_votes::score.eq(score),
+                    thread_votes::ap_id.eq(ap_id),
                     thread_votes::created_at.eq(now),
                     thread_votes::updated_at.eq(now),
                 ))
@@ -37,6 +39,7 @@ pub async fn set_thread_vote(
                 .do_update()
                 .set((
                     thread_votes::score.eq(score),
+                    thread_votes::ap_id.eq(ap_id),
                     thread_votes::updated_at.eq(now),
                 ))
                 .execute(c)
@@ -52,6 +55,7 @@ pub async fn set_answer_vote(
     answer_id: i64,
     person_id: i64,
     score: i64,
+    ap_id: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     on_conn!(conn, |c| {
@@ -69,6 +73,7 @@ pub async fn set_answer_vote(
                     answer_votes::answer_id.eq(answer_id),
                     answer_votes::person_id.eq(person_id),
                     answer_votes::score.eq(score),
+                    answer_votes::ap_id.eq(ap_id),
                     answer_votes::created_at.eq(now),
                     answer_votes::updated_at.eq(now),
                 ))
@@ -76,6 +81,7 @@ pub async fn set_answer_vote(
                 .do_update()
                 .set((
                     answer_votes::score.eq(score),
+                    answer_votes::ap_id.eq(ap_id),
                     answer_votes::updated_at.eq(now),
                 ))
                 .execute(c)
@@ -114,5 +120,39 @@ pub async fn answer_votes_of(
             .select((answer_votes::answer_id, answer_votes::score))
             .load(c)
             .await
+    })
+}
+
+/// A person's vote on a thread: its score and the id of the activity that carried it.
+pub async fn thread_vote(
+    conn: &mut DbConn<'_>,
+    thread_id: i64,
+    person_id: i64,
+) -> QueryResult<Option<(i64, Option<String>)>> {
+    on_conn!(conn, |c| {
+        thread_votes::table
+            .filter(thread_votes::thread_id.eq(thread_id))
+            .filter(thread_votes::person_id.eq(person_id))
+            .select((thread_votes::score, thread_votes::ap_id))
+            .first(c)
+            .await
+            .optional()
+    })
+}
+
+/// A person's vote on an answer: its score and the id of the activity that carried it.
+pub async fn answer_vote(
+    conn: &mut DbConn<'_>,
+    answer_id: i64,
+    person_id: i64,
+) -> QueryResult<Option<(i64, Option<String>)>> {
+    on_conn!(conn, |c| {
+        answer_votes::table
+            .filter(answer_votes::answer_id.eq(answer_id))
+            .filter(answer_votes::person_id.eq(person_id))
+            .select((answer_votes::score, answer_votes::ap_id))
+            .first(c)
+            .await
+            .optional()
     })
 }

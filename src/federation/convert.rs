@@ -14,8 +14,9 @@ use super::protocol::{
 use crate::context::AppContext;
 use crate::db::community::Community;
 use crate::db::types::{CommunityKind, MentionKind, Visibility};
-use crate::db::{answer, community, mention, person, tag, thread};
+use crate::db::{DbConn, answer, community, instance, mention, person, tag, thread};
 use crate::error::{AppError, AppResult};
+use crate::settings::Settings;
 
 fn parse(url: &str) -> AppResult<Url> {
     Url::parse(url).map_err(AppError::internal)
@@ -251,26 +252,64 @@ fn mention_tags(
 
 /// A thread as `Page` (or a 410 `Tombstone` once deleted).
 pub async fn thread_json(ctx: &AppContext, id: i64) -> AppResult<(StatusCode, serde_json::Value)> {
-    let public_url = ctx.public_url();
-    let local_domain = ctx.settings.domain.clone();
-    let (found, group, author, tags, mentions) = crate::with_conn!(&ctx.db, |conn| {
+    let settings = ctx.settings.clone();
+    let (found, group, page) = crate::with_conn!(&ctx.db, |conn| {
         let found = thread::read(&mut conn, id).await.map_err(|e| match e {
             diesel::result::Error::NotFound => not_found("thread"),
             other => AppError::from(other),
         })?;
         let group = community::read(&mut conn, found.community_id).await?;
-        let author = person::read(&mut conn, found.author_id).await?;
-        let tags = tag::tags_of(&mut conn, &[found.id]).await?;
-        let mentions = mention::list(&mut conn, mention::MentionSource::Thread(found.id)).await?;
-        Ok::<_, AppError>((found, group, author, tags, mentions))
+        let page = if found.local && !found.deleted && !found.removed {
+            Some(thread_object(&mut conn, &settings, &found).await?)
+        } else {
+            None
+        };
+        Ok::<_, AppError>((found, group, page))
     })?;
     if !found.local || group.visibility == Visibility::Internal {
         return Err(not_found("thread"));
     }
-    if found.deleted || found.removed {
-        return gone(&found.ap_id, "Page", found.updated);
+    match page {
+        Some(page) => Ok((StatusCode::OK, with_context(page))),
+        None => gone(&found.ap_id, "Page", found.updated),
     }
-    let group_id = parse(&group.ap_id)?;
+}
+
+/// `@context` first, then the object's fields.
+pub fn with_context(object: serde_json::Value) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    out.insert("@context".to_owned(), super::protocol::context());
+    if let serde_json::Value::Object(map) = object {
+        out.extend(map);
+    }
+    serde_json::Value::Object(out)
+}
+
+/// `@name@domain` of a group for its Mention tag.
+async fn group_mention(conn: &mut DbConn<'_>, group: &Community) -> AppResult<(Url, String)> {
+    let domains = instance::domains(conn, &[group.instance_id]).await?;
+    let domain = domains.get(&group.instance_id).cloned().unwrap_or_default();
+    Ok((parse(&group.ap_id)?, format!("@{}@{}", group.name, domain)))
+}
+
+/// A thread as the `Page` we send and serve (without `@context`).
+pub async fn thread_object(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    found: &thread::Thread,
+) -> AppResult<serde_json::Value> {
+    let public_url = settings.public_url();
+    let local_domain = settings.domain.clone();
+    let group = community::read(conn, found.community_id).await?;
+    let author = person::read(conn, found.author_id).await?;
+    let tags = tag::tags_of(conn, &[found.id]).await?;
+    let mentions = mention::list(conn, mention::MentionSource::Thread(found.id)).await?;
+    let accepted = answer::accepted_ids(conn, &[found.id]).await?;
+    let mut accepted_ids = Vec::new();
+    for (_, answer_id) in accepted {
+        accepted_ids.push(answer::read(conn, answer_id).await?.ap_id);
+    }
+    let (group_id, group_name) = group_mention(conn, &group).await?;
     let mut tag_list: Vec<Tag> = tags
         .into_iter()
         .filter_map(|(_, name)| {
@@ -288,7 +327,7 @@ pub async fn thread_json(ctx: &AppContext, id: i64) -> AppResult<(StatusCode, se
     tag_list.push(Tag::Link(TagLink {
         kind: TagKind::Mention,
         href: group_id.clone(),
-        name: Some(format!("@{}@{}", group.name, local_domain)),
+        name: Some(group_name),
     }));
     tag_list.extend(mention_tags(&mentions, &public_url, &local_domain));
     let page = Page {
@@ -313,44 +352,66 @@ pub async fn thread_json(ctx: &AppContext, id: i64) -> AppResult<(StatusCode, se
         published: Some(found.published.and_utc()),
         updated: found.updated.map(|u| u.and_utc()),
     };
-    let value = serde_json::to_value(WithContext::new(page)).map_err(AppError::internal)?;
-    Ok((StatusCode::OK, value))
+    let mut value = serde_json::to_value(page).map_err(AppError::internal)?;
+    if let serde_json::Value::Object(map) = &mut value {
+        // Ours (spec §12, schema.org Question.acceptedAnswer): which answers are accepted.
+        map.insert("acceptedAnswer".to_owned(), serde_json::json!(accepted_ids));
+    }
+    Ok(value)
 }
 
 /// An answer as `Note` replying to the thread or its parent answer (410 once deleted).
 pub async fn answer_json(ctx: &AppContext, id: i64) -> AppResult<(StatusCode, serde_json::Value)> {
-    let public_url = ctx.public_url();
-    let local_domain = ctx.settings.domain.clone();
-    let (found, parent_thread, group, author, parent_ap_id, mentions) =
-        crate::with_conn!(&ctx.db, |conn| {
-            let found = answer::read(&mut conn, id).await.map_err(|e| match e {
-                diesel::result::Error::NotFound => not_found("answer"),
-                other => AppError::from(other),
-            })?;
-            let parent_thread = thread::read(&mut conn, found.thread_id).await?;
-            let group = community::read(&mut conn, parent_thread.community_id).await?;
-            let author = person::read(&mut conn, found.author_id).await?;
-            let parent_ap_id = match found.parent_id {
-                Some(parent) => answer::read(&mut conn, parent).await?.ap_id,
-                None => parent_thread.ap_id.clone(),
-            };
-            let mentions =
-                mention::list(&mut conn, mention::MentionSource::Answer(found.id)).await?;
-            Ok::<_, AppError>((found, parent_thread, group, author, parent_ap_id, mentions))
+    let settings = ctx.settings.clone();
+    let (found, group, note) = crate::with_conn!(&ctx.db, |conn| {
+        let found = answer::read(&mut conn, id).await.map_err(|e| match e {
+            diesel::result::Error::NotFound => not_found("answer"),
+            other => AppError::from(other),
         })?;
+        let parent_thread = thread::read(&mut conn, found.thread_id).await?;
+        let group = community::read(&mut conn, parent_thread.community_id).await?;
+        let note = if found.local && !found.deleted && !found.removed {
+            Some(answer_object(&mut conn, &settings, &found).await?)
+        } else {
+            None
+        };
+        Ok::<_, AppError>((found, group, note))
+    })?;
     if !found.local || group.visibility == Visibility::Internal {
         return Err(not_found("answer"));
     }
-    if found.deleted || found.removed {
-        return gone(&found.ap_id, "Note", found.updated);
+    match note {
+        Some(note) => Ok((StatusCode::OK, with_context(note))),
+        None => gone(&found.ap_id, "Note", found.updated),
     }
-    let group_id = parse(&group.ap_id)?;
+}
+
+/// An answer as the `Note` we send and serve (without `@context`).
+pub async fn answer_object(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    found: &answer::Answer,
+) -> AppResult<serde_json::Value> {
+    let public_url = settings.public_url();
+    let local_domain = settings.domain.clone();
+    let parent_thread = thread::read(conn, found.thread_id).await?;
+    let group = community::read(conn, parent_thread.community_id).await?;
+    let author = person::read(conn, found.author_id).await?;
+    let parent_ap_id = match found.parent_id {
+        Some(parent) => answer::read(conn, parent).await?.ap_id,
+        None => parent_thread.ap_id.clone(),
+    };
+    let mentions = mention::list(conn, mention::MentionSource::Answer(found.id)).await?;
+    let (group_id, group_name) = group_mention(conn, &group).await?;
     let mut tags = vec![Tag::Link(TagLink {
         kind: TagKind::Mention,
         href: group_id.clone(),
-        name: Some(format!("@{}@{}", group.name, local_domain)),
+        name: Some(group_name),
     })];
     tags.extend(mention_tags(&mentions, &public_url, &local_domain));
+    // The thread's origin owns the conversation (spec §6.3); a remote thread's context is
+    // what its origin said, which we do not store, so it is derived the same way.
+    let context = format!("{}/context", parent_thread.ap_id);
     let note = Note {
         kind: NoteType::Note,
         id: parse(&found.ap_id)?,
@@ -365,11 +426,10 @@ pub async fn answer_json(ctx: &AppContext, id: i64) -> AppResult<(StatusCode, se
         tag: tags,
         distinguished: false,
         language: Some(LanguageTag::undetermined()),
-        context: Some(parse(&format!("{}/context", parent_thread.ap_id))?),
+        context: Some(parse(&context)?),
         answer: found.accepted,
         published: Some(found.published.and_utc()),
         updated: found.updated.map(|u| u.and_utc()),
     };
-    let value = serde_json::to_value(WithContext::new(note)).map_err(AppError::internal)?;
-    Ok((StatusCode::OK, value))
+    serde_json::to_value(note).map_err(AppError::internal)
 }

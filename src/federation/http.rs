@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use url::Url;
@@ -41,6 +41,9 @@ pub fn routes() -> Router<AppContext> {
         .route("/t/{id}/replies", get(thread_replies))
         .route("/r/{id}", get(answer_object))
         .route("/r/{id}/replies", get(answer_replies))
+        .route("/inbox", post(super::inbox::post_inbox))
+        .route("/c/{name}/inbox", post(super::inbox::post_inbox))
+        .route("/u/{name}/inbox", post(super::inbox::post_inbox))
 }
 
 /// True when the client asked for ActivityPub JSON (`application/activity+json` or
@@ -567,7 +570,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn group_person_page_and_note_have_the_fields_lemmy_requires() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             let (thread, answer, reply) = forum(&api).await;
             let base = "http://localhost:8541";
 
@@ -644,7 +647,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn browsers_get_pages_and_servers_get_json() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             let (thread, answer, _) = forum(&api).await;
             let browser = "text/html,application/xhtml+xml,*/*;q=0.8";
             for path in [
@@ -682,7 +685,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn deleted_objects_are_tombstones_and_internal_ones_do_not_exist() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             let (thread, answer, _) = forum(&api).await;
             let bob = api.login("bob").await;
             api.call(
@@ -752,7 +755,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn threads_serve_their_context_and_replies_collections() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             let (thread, answer, reply) = forum(&api).await;
             let base = "http://localhost:8541";
             let context = get(&api, &format!("/t/{thread}/context"), MASTODON_ACCEPT).await;
@@ -835,7 +838,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn webfinger_finds_people_groups_and_the_instance() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             forum(&api).await;
             let finger = |resource: &str| {
                 let path = format!("/.well-known/webfinger?resource={resource}");
@@ -895,7 +898,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn nodeinfo_describes_the_instance() {
         for_each_backend(async |db| {
-            let api = TestApi::new(db, test_settings());
+            let api = TestApi::new(db, test_settings()).await;
             forum(&api).await;
             let links = get(&api, "/.well-known/nodeinfo", "application/json").await;
             let rels: Vec<&str> = links.body["links"]

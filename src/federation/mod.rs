@@ -1,9 +1,20 @@
-//! ActivityPub federation: the JSON we exchange (`protocol`), and the HTTP endpoints that
-//! serve actors, objects, WebFinger and NodeInfo (`http`).
+//! ActivityPub federation: the JSON we exchange (`protocol`), the endpoints that serve
+//! actors and objects (`http`), the inboxes and what received activities mean (`inbox`,
+//! `receive`), what we send (`activities`, `outbox`, `delivery`, `signing`), and how we
+//! fetch safely (`config`, `url_guard`, `resolve`).
 
+pub mod activities;
+pub mod actor;
+pub mod config;
 pub mod convert;
+pub mod delivery;
 pub mod http;
+pub mod inbox;
+pub mod outbox;
 pub mod protocol;
+pub mod receive;
+pub mod resolve;
+pub mod signing;
 pub mod url_guard;
 
 /// The public addressing collection.

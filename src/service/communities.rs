@@ -399,10 +399,25 @@ pub async fn follow(
         } else {
             FollowState::Pending
         };
+        let existing = community_follow::read(&mut conn, found.id, session.person.id).await?;
+        if let Some(existing) = existing {
+            // Following again changes nothing; a pending remote follow is asked again with
+            // a new Follow (receivers drop ids they have seen; spec §16).
+            if found.local || existing.state == FollowState::Accepted {
+                return Ok(existing.state);
+            }
+        }
         let row =
             community_follow::upsert(&mut conn, found.id, session.person.id, state, now).await?;
+        if !found.local {
+            let follow_id =
+                crate::federation::activities::follow(&mut conn, settings, &session.person, &found)
+                    .await?;
+            community_follow::set_follow_ap_id(&mut conn, row.id, &follow_id).await?;
+        }
         Ok::<_, AppError>(row.state)
     })
+    .inspect(|_| crate::federation::outbox::wake())
 }
 
 /// Leaves a community. Leaving one you are not in is not an error.
@@ -414,9 +429,21 @@ pub async fn unfollow(
 ) -> AppResult<()> {
     crate::transaction!(db, |conn| {
         let found = resolve(&mut conn, settings, Some(session), handle).await?;
+        let existing = community_follow::read(&mut conn, found.id, session.person.id).await?;
         community_follow::delete(&mut conn, found.id, session.person.id).await?;
+        if let (false, Some(existing)) = (found.local, existing) {
+            crate::federation::activities::unfollow(
+                &mut conn,
+                settings,
+                &session.person,
+                &found,
+                existing.follow_ap_id.as_deref(),
+            )
+            .await?;
+        }
         Ok::<_, AppError>(())
     })
+    .inspect(|_| crate::federation::outbox::wake())
 }
 
 /// The community's moderators.

@@ -6,4 +6,5 @@ pub mod admin;
 pub mod auth;
 pub mod communities;
 pub mod instance;
+pub mod remote;
 pub mod threads;

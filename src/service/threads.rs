@@ -13,6 +13,7 @@ use crate::db::thread::{self, Thread, ThreadCursor, ThreadInsertForm, ThreadQuer
 use crate::db::types::{CommunityKind, ThreadKind};
 use crate::db::{Db, DbConn, instance, person, tag, vote};
 use crate::error::{AppError, AppResult};
+use crate::federation::{activities, outbox};
 use crate::service::auth::Session;
 use crate::service::communities::{can_moderate, ensure_visible, handle_of, resolve};
 use crate::settings::Settings;
@@ -332,8 +333,11 @@ pub async fn create_thread(
         .await?;
         tag::set_thread_tags(&mut conn, created.id, &tags, now).await?;
         mention::replace(&mut conn, MentionSource::Thread(created.id), &mentions).await?;
+        activities::thread_written(&mut conn, settings, &session.person, &created, "Create")
+            .await?;
         one_details(&mut conn, Some(session), created).await
     })
+    .inspect(|_| outbox::wake())
 }
 
 /// A thread with its answers as a tree (accepted answers first, then by score).
@@ -499,6 +503,7 @@ fn refuse_if_locked(thread: &Thread) -> AppResult<()> {
 /// The author edits a thread; the replaced version is kept.
 pub async fn edit_thread(
     db: &Db,
+    settings: &Settings,
     session: &Session,
     id: i64,
     changes: ThreadChanges,
@@ -523,6 +528,8 @@ pub async fn edit_thread(
         }
         refuse_if_deleted(found.deleted, "thread")?;
         refuse_if_locked(&found)?;
+        let found_title = found.title.clone();
+        let found_body = found.body.clone();
         let mut current = found;
         let new_title = title.clone().unwrap_or_else(|| current.title.clone());
         let new_body = changes.body.clone().unwrap_or_else(|| current.body.clone());
@@ -552,21 +559,32 @@ pub async fn edit_thread(
             )
             .await?;
         }
+        let mut changed = new_title != found_title || new_body != found_body;
         if let Some(tags) = &tags {
             tag::set_thread_tags(&mut conn, current.id, tags, now).await?;
+            changed = true;
+        }
+        if changed {
+            activities::thread_written(&mut conn, settings, &session.person, &current, "Update")
+                .await?;
         }
         one_details(&mut conn, Some(session), current).await
     })
+    .inspect(|_| outbox::wake())
 }
 
 /// The author or a moderator deletes a thread, leaving a tombstone.
-pub async fn delete_thread(db: &Db, session: &Session, id: i64) -> AppResult<ThreadDetails> {
+pub async fn delete_thread(
+    db: &Db,
+    settings: &Settings,
+    session: &Session,
+    id: i64,
+) -> AppResult<ThreadDetails> {
     let now = crate::db::now();
     crate::transaction!(db, |conn| {
-        let (found, _) = visible_thread(&mut conn, Some(session), id).await?;
-        if found.author_id != session.person.id
-            && !can_moderate(&mut conn, session, found.community_id).await?
-        {
+        let (found, group) = visible_thread(&mut conn, Some(session), id).await?;
+        let own = found.author_id == session.person.id;
+        if !own && !can_moderate(&mut conn, session, found.community_id).await? {
             return Err(AppError::forbidden(
                 "not_allowed",
                 "only the author or a moderator may delete this thread",
@@ -575,8 +593,19 @@ pub async fn delete_thread(db: &Db, session: &Session, id: i64) -> AppResult<Thr
         refuse_if_deleted(found.deleted, "thread")?;
         let deleted = thread::mark_deleted(&mut conn, found.id, now).await?;
         mention::replace(&mut conn, MentionSource::Thread(found.id), &[]).await?;
+        let reason = (!own).then_some("");
+        activities::deleted(
+            &mut conn,
+            settings,
+            &session.person,
+            &found.ap_id,
+            &group,
+            reason,
+        )
+        .await?;
         one_details(&mut conn, Some(session), deleted).await
     })
+    .inspect(|_| outbox::wake())
 }
 
 /// Moderators lock (no new answers or edits) or unlock a thread.
@@ -693,8 +722,19 @@ pub async fn create_answer(
         .await?;
         mention::replace(&mut conn, MentionSource::Answer(created.id), &mentions).await?;
         thread::refresh_answer_counts(&mut conn, found.id).await?;
+        let group = community::read(&mut conn, found.community_id).await?;
+        activities::answer_written(
+            &mut conn,
+            settings,
+            &session.person,
+            &created,
+            &group,
+            "Create",
+        )
+        .await?;
         one_node(&mut conn, Some(session), created).await
     })
+    .inspect(|_| outbox::wake())
 }
 
 async fn one_node(
@@ -727,7 +767,13 @@ pub async fn get_answer(db: &Db, viewer: Option<&Session>, id: i64) -> AppResult
 }
 
 /// The author edits an answer; the replaced version is kept.
-pub async fn edit_answer(db: &Db, session: &Session, id: i64, body: &str) -> AppResult<AnswerNode> {
+pub async fn edit_answer(
+    db: &Db,
+    settings: &Settings,
+    session: &Session,
+    id: i64,
+    body: &str,
+) -> AppResult<AnswerNode> {
     check_body(body, true)?;
     let now = crate::db::now();
     crate::transaction!(db, |conn| {
@@ -753,18 +799,33 @@ pub async fn edit_answer(db: &Db, session: &Session, id: i64, body: &str) -> App
             &find_mentions(body),
         )
         .await?;
+        let group = community::read(&mut conn, parent_thread.community_id).await?;
+        activities::answer_written(
+            &mut conn,
+            settings,
+            &session.person,
+            &updated,
+            &group,
+            "Update",
+        )
+        .await?;
         one_node(&mut conn, Some(session), updated).await
     })
+    .inspect(|_| outbox::wake())
 }
 
 /// The author or a moderator deletes an answer; replies below it stay.
-pub async fn delete_answer(db: &Db, session: &Session, id: i64) -> AppResult<AnswerNode> {
+pub async fn delete_answer(
+    db: &Db,
+    settings: &Settings,
+    session: &Session,
+    id: i64,
+) -> AppResult<AnswerNode> {
     let now = crate::db::now();
     crate::transaction!(db, |conn| {
         let (found, parent_thread) = visible_answer(&mut conn, Some(session), id).await?;
-        if found.author_id != session.person.id
-            && !can_moderate(&mut conn, session, parent_thread.community_id).await?
-        {
+        let own = found.author_id == session.person.id;
+        if !own && !can_moderate(&mut conn, session, parent_thread.community_id).await? {
             return Err(AppError::forbidden(
                 "not_allowed",
                 "only the author or a moderator may delete this answer",
@@ -775,8 +836,20 @@ pub async fn delete_answer(db: &Db, session: &Session, id: i64) -> AppResult<Ans
         let deleted = answer::mark_deleted(&mut conn, found.id, now).await?;
         mention::replace(&mut conn, MentionSource::Answer(found.id), &[]).await?;
         thread::refresh_answer_counts(&mut conn, parent_thread.id).await?;
+        let group = community::read(&mut conn, parent_thread.community_id).await?;
+        let reason = (!own).then_some("");
+        activities::deleted(
+            &mut conn,
+            settings,
+            &session.person,
+            &found.ap_id,
+            &group,
+            reason,
+        )
+        .await?;
         one_node(&mut conn, Some(session), deleted).await
     })
+    .inspect(|_| outbox::wake())
 }
 
 pub async fn answer_history(
@@ -816,6 +889,7 @@ pub struct AcceptState {
 /// it). Only questions have accepted answers; a thread is solved while any is accepted.
 pub async fn set_accepted(
     db: &Db,
+    settings: &Settings,
     session: &Session,
     answer_id: i64,
     accepted: bool,
@@ -842,6 +916,16 @@ pub async fn set_accepted(
         thread::read_for_update(&mut conn, parent_thread.id).await?;
         if found.accepted != accepted {
             answer::set_accepted(&mut conn, found.id, accepted, now).await?;
+            let group = community::read(&mut conn, parent_thread.community_id).await?;
+            activities::answer_chosen(
+                &mut conn,
+                settings,
+                &session.person,
+                &found.ap_id,
+                &group,
+                accepted,
+            )
+            .await?;
         }
         let refreshed = thread::refresh_answer_counts(&mut conn, parent_thread.id).await?;
         let ids = answer::accepted_ids(&mut conn, &[parent_thread.id])
@@ -855,6 +939,7 @@ pub async fn set_accepted(
             accepted_answer_ids: ids,
         })
     })
+    .inspect(|_| outbox::wake())
 }
 
 /// What a vote is on.
@@ -878,6 +963,7 @@ pub struct VoteResult {
 /// concurrent votes never lose one another.
 pub async fn vote(
     db: &Db,
+    settings: &Settings,
     session: &Session,
     target: VoteTarget,
     score: i64,
@@ -890,14 +976,14 @@ pub async fn vote(
     }
     let now = crate::db::now();
     crate::transaction!(db, |conn| {
-        let (author_id, deleted, thread_id) = match target {
+        let (author_id, deleted, thread_id, object_ap_id, community_id) = match target {
             VoteTarget::Thread(id) => {
                 let (t, _) = visible_thread(&mut conn, Some(session), id).await?;
-                (t.author_id, t.deleted, t.id)
+                (t.author_id, t.deleted, t.id, t.ap_id, t.community_id)
             }
             VoteTarget::Answer(id) => {
                 let (a, t) = visible_answer(&mut conn, Some(session), id).await?;
-                (a.author_id, a.deleted, t.id)
+                (a.author_id, a.deleted, t.id, a.ap_id, t.community_id)
             }
         };
         if author_id == session.person.id {
@@ -908,14 +994,38 @@ pub async fn vote(
         }
         refuse_if_deleted(deleted, "post")?;
         thread::read_for_update(&mut conn, thread_id).await?;
+        let previous = match target {
+            VoteTarget::Thread(id) => vote::thread_vote(&mut conn, id, session.person.id).await?,
+            VoteTarget::Answer(id) => vote::answer_vote(&mut conn, id, session.person.id).await?,
+        };
+        let previous_score = previous.as_ref().map_or(0, |p| p.0);
+        let vote_ap_id = if previous_score == score {
+            previous.and_then(|p| p.1)
+        } else {
+            let group = community::read(&mut conn, community_id).await?;
+            let previous = previous.and_then(|(s, id)| id.map(|id| (s, id)));
+            activities::voted(
+                &mut conn,
+                settings,
+                &session.person,
+                &object_ap_id,
+                &group,
+                score,
+                previous,
+            )
+            .await?
+        };
+        let vote_ap_id = vote_ap_id.as_deref();
         let (score_now, up, down) = match target {
             VoteTarget::Thread(id) => {
-                vote::set_thread_vote(&mut conn, id, session.person.id, score, now).await?;
+                vote::set_thread_vote(&mut conn, id, session.person.id, score, vote_ap_id, now)
+                    .await?;
                 let t = thread::refresh_score(&mut conn, id).await?;
                 (t.score, t.upvotes, t.downvotes)
             }
             VoteTarget::Answer(id) => {
-                vote::set_answer_vote(&mut conn, id, session.person.id, score, now).await?;
+                vote::set_answer_vote(&mut conn, id, session.person.id, score, vote_ap_id, now)
+                    .await?;
                 let a = answer::refresh_score(&mut conn, id).await?;
                 (a.score, a.upvotes, a.downvotes)
             }
@@ -927,4 +1037,5 @@ pub async fn vote(
             my_vote: score,
         })
     })
+    .inspect(|_| outbox::wake())
 }

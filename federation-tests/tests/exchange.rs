@@ -1,0 +1,305 @@
+//! Two real instances follow each other's communities and exchange threads, answers,
+//! votes, accepted answers, edits and deletes, each side driven only through its HTTP API.
+
+use std::time::Duration;
+
+use federation_tests::{Member, TestInstance, backends, wait_until};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Waits until `GET path` on `member`'s instance satisfies `check`, and returns that body.
+async fn eventually(
+    member: &Member,
+    path: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let last = std::sync::Mutex::new(Value::Null);
+    let reached = wait_until(PATIENCE, || {
+        let last = &last;
+        let check = &check;
+        async move {
+            let (status, body) = member.get(path).await;
+            let ok = status == 200 && check(&body);
+            *last.lock().expect("lock") = body;
+            ok
+        }
+    })
+    .await;
+    let last = last.into_inner().expect("lock");
+    assert!(reached, "{what}: GET {path} last answered {last}");
+    last
+}
+
+/// The thread on `member`'s instance whose `ap_id` is `ap_id`, found through its community.
+async fn thread_by_ap_id(member: &Member, community: &str, ap_id: &str) -> Value {
+    let path = format!("/communities/{community}/threads?sort=new");
+    let list = eventually(member, &path, "the thread arrives", |body| {
+        body["threads"]
+            .as_array()
+            .is_some_and(|ts| ts.iter().any(|t| t["ap_id"] == ap_id))
+    })
+    .await;
+    list["threads"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["ap_id"] == ap_id))
+        .cloned()
+        .expect("found")
+}
+
+async fn follow_remote(member: &Member, handle: &str, home: &TestInstance) -> String {
+    let resolved = member
+        .ok(
+            Method::GET,
+            &format!("/resolve?q=!{handle}@{}", home.domain()),
+            None,
+        )
+        .await;
+    assert_eq!(resolved["type"], "community", "{resolved}");
+    assert_eq!(resolved["local"], false);
+    let remote_handle = resolved["handle"].as_str().expect("handle").to_owned();
+    assert_eq!(remote_handle, format!("{handle}@{}", home.domain()));
+    let (status, state) = member
+        .post(&format!("/communities/{remote_handle}/follow"), json!({}))
+        .await;
+    assert!(status == 200 || status == 201, "{status} {state}");
+    eventually(
+        member,
+        &format!("/communities/{remote_handle}"),
+        "the follow is accepted",
+        |c| c["follow_state"] == "accepted",
+    )
+    .await;
+    remote_handle
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_exchange_a_whole_question() {
+    for backend in backends() {
+        let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
+        let beta = TestInstance::start("beta", backend).await.expect("beta");
+        let alice = alpha.member("alice").await.expect("alice");
+        let bob = beta.member("bob").await.expect("bob");
+
+        // Each instance has a community; each member follows the other's.
+        alice
+            .ok(
+                Method::POST,
+                "/communities",
+                Some(json!({"name": "rust", "title": "Rust help", "kind": "qa"})),
+            )
+            .await;
+        bob.ok(
+            Method::POST,
+            "/communities",
+            Some(json!({"name": "ops", "title": "Operations", "kind": "discussion"})),
+        )
+        .await;
+        let rust_on_beta = follow_remote(&bob, "rust", &alpha).await;
+        let ops_on_alpha = follow_remote(&alice, "ops", &beta).await;
+        let group = alice.ok(Method::GET, "/communities/rust", None).await;
+        assert_eq!(group["member_count"], 2, "alice and bob: {group}");
+
+        // A question on alpha reaches beta.
+        let asked = alice
+            .ok(
+                Method::POST,
+                "/communities/rust/threads",
+                Some(json!({"title": "Is tokio::spawn inside a transaction safe?", "body": "I hold a **connection**.", "tags": ["tokio", "diesel"]})),
+            )
+            .await;
+        let thread_ap_id = asked["ap_id"].as_str().expect("ap_id").to_owned();
+        let on_beta = thread_by_ap_id(&bob, &rust_on_beta, &thread_ap_id).await;
+        assert_eq!(on_beta["local"], false);
+        assert_eq!(
+            on_beta["title"],
+            "Is tokio::spawn inside a transaction safe?"
+        );
+        assert_eq!(on_beta["body"], "I hold a **connection**.");
+        assert_eq!(on_beta["kind"], "question");
+        assert_eq!(on_beta["community"], rust_on_beta);
+        assert_eq!(on_beta["author"], format!("alice@{}", alpha.domain()));
+        let mut tags: Vec<&str> = on_beta["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        tags.sort();
+        assert_eq!(tags, ["diesel", "tokio"]);
+        let beta_thread_id = on_beta["id"].as_i64().expect("id");
+        let alpha_thread_id = asked["id"].as_i64().expect("id");
+
+        // Bob answers on beta; the answer reaches alpha through alpha's group.
+        let answered = bob
+            .ok(
+                Method::POST,
+                &format!("/threads/{beta_thread_id}/answers"),
+                Some(json!({"body": "Only with `spawn_blocking`."})),
+            )
+            .await;
+        let answer_ap_id = answered["ap_id"].as_str().expect("ap_id").to_owned();
+        let thread_on_alpha = eventually(
+            &alice,
+            &format!("/threads/{alpha_thread_id}"),
+            "the answer arrives",
+            |t| {
+                t["answers"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x["ap_id"] == answer_ap_id))
+            },
+        )
+        .await;
+        let answer_on_alpha = &thread_on_alpha["answers"][0];
+        assert_eq!(answer_on_alpha["local"], false);
+        assert_eq!(answer_on_alpha["body"], "Only with `spawn_blocking`.");
+        assert_eq!(answer_on_alpha["author"], format!("bob@{}", beta.domain()));
+        assert_eq!(thread_on_alpha["answer_count"], 1);
+        let alpha_answer_id = answer_on_alpha["id"].as_i64().expect("id");
+        let beta_answer_id = answered["id"].as_i64().expect("id");
+
+        // Votes cross both ways: bob's on the thread, alice's on the answer.
+        bob.ok(
+            Method::POST,
+            &format!("/threads/{beta_thread_id}/vote"),
+            Some(json!({"score": 1})),
+        )
+        .await;
+        alice
+            .ok(
+                Method::POST,
+                &format!("/answers/{alpha_answer_id}/vote"),
+                Some(json!({"score": 1})),
+            )
+            .await;
+        eventually(
+            &alice,
+            &format!("/threads/{alpha_thread_id}"),
+            "bob's vote counts on alpha",
+            |t| t["score"] == 1,
+        )
+        .await;
+        eventually(
+            &bob,
+            &format!("/threads/{beta_thread_id}"),
+            "alice's vote counts on beta",
+            |t| t["answers"][0]["score"] == 1,
+        )
+        .await;
+
+        // Alice accepts bob's answer: solved on both; undoing it clears both; accept again.
+        alice
+            .ok(
+                Method::POST,
+                &format!("/answers/{alpha_answer_id}/accept"),
+                None,
+            )
+            .await;
+        eventually(
+            &bob,
+            &format!("/threads/{beta_thread_id}"),
+            "solved on beta",
+            |t| t["solved"] == true && t["answers"][0]["accepted"] == true,
+        )
+        .await;
+        alice
+            .ok(
+                Method::DELETE,
+                &format!("/answers/{alpha_answer_id}/accept"),
+                None,
+            )
+            .await;
+        eventually(
+            &bob,
+            &format!("/threads/{beta_thread_id}"),
+            "unsolved on beta",
+            |t| t["solved"] == false,
+        )
+        .await;
+
+        // Edits travel: the question's title from alpha, the answer's body from beta.
+        alice
+            .ok(
+                Method::PATCH,
+                &format!("/threads/{alpha_thread_id}"),
+                Some(json!({"title": "Is tokio::spawn inside a diesel transaction safe?"})),
+            )
+            .await;
+        eventually(
+            &bob,
+            &format!("/threads/{beta_thread_id}"),
+            "the edited title arrives",
+            |t| t["title"] == "Is tokio::spawn inside a diesel transaction safe?",
+        )
+        .await;
+        bob.ok(
+            Method::PATCH,
+            &format!("/answers/{beta_answer_id}"),
+            Some(json!({"body": "Only with `spawn_blocking`, and never across an await."})),
+        )
+        .await;
+        eventually(
+            &alice,
+            &format!("/threads/{alpha_thread_id}"),
+            "the edited answer arrives",
+            |t| t["answers"][0]["body"] == "Only with `spawn_blocking`, and never across an await.",
+        )
+        .await;
+
+        // The other direction: a thread in beta's community from alice on alpha.
+        let posted = alice
+            .ok(
+                Method::POST,
+                &format!("/communities/{ops_on_alpha}/threads"),
+                Some(
+                    json!({"title": "Rotating TLS certificates without downtime", "body": "How?"}),
+                ),
+            )
+            .await;
+        assert_eq!(posted["local"], true);
+        let ops_thread_ap_id = posted["ap_id"].as_str().expect("ap_id").to_owned();
+        let ops_on_beta = thread_by_ap_id(&bob, "ops", &ops_thread_ap_id).await;
+        assert_eq!(ops_on_beta["local"], false);
+        assert_eq!(ops_on_beta["author"], format!("alice@{}", alpha.domain()));
+
+        // Deletes leave tombstones on the other side.
+        bob.ok(Method::DELETE, &format!("/answers/{beta_answer_id}"), None)
+            .await;
+        eventually(
+            &alice,
+            &format!("/threads/{alpha_thread_id}"),
+            "the answer is deleted on alpha",
+            |t| t["answers"][0]["deleted"] == true && t["answer_count"] == 0,
+        )
+        .await;
+        alice
+            .ok(Method::DELETE, &format!("/threads/{alpha_thread_id}"), None)
+            .await;
+        eventually(
+            &bob,
+            &format!("/threads/{beta_thread_id}"),
+            "the thread is deleted on beta",
+            |t| t["deleted"] == true,
+        )
+        .await;
+
+        // Leaving a remote community.
+        let (status, _) = bob
+            .call(
+                Method::DELETE,
+                &format!("/communities/{rust_on_beta}/follow"),
+                None,
+            )
+            .await;
+        assert!((200..300).contains(&status));
+        eventually(&alice, "/communities/rust", "bob left", |c| {
+            c["member_count"] == 1
+        })
+        .await;
+
+        alpha.stop().await.expect("alpha stops");
+        beta.stop().await.expect("beta stops");
+    }
+}

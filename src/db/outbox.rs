@@ -1,0 +1,195 @@
+//! Outgoing activities and their deliveries, one row per (activity, remote inbox).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::DbConn;
+use super::schema::{outbox_activities, outbox_deliveries};
+use super::types::DeliveryState;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = outbox_activities)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct OutboxActivity {
+    pub id: i64,
+    pub ap_id: String,
+    /// The actor whose key signs every delivery of this activity.
+    pub actor_ap_id: String,
+    pub kind: String,
+    /// The activity JSON exactly as it is sent.
+    pub payload: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = outbox_deliveries)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct OutboxDelivery {
+    pub id: i64,
+    pub activity_id: i64,
+    pub instance_id: i64,
+    pub inbox_url: String,
+    pub state: DeliveryState,
+    pub attempts: i64,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_attempt_at: Option<NaiveDateTime>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub async fn insert_activity(
+    conn: &mut DbConn<'_>,
+    ap_id: &str,
+    actor_ap_id: &str,
+    kind: &str,
+    payload: &str,
+    now: NaiveDateTime,
+) -> QueryResult<OutboxActivity> {
+    on_conn!(conn, |c| {
+        diesel::insert_into(outbox_activities::table)
+            .values((
+                outbox_activities::ap_id.eq(ap_id),
+                outbox_activities::actor_ap_id.eq(actor_ap_id),
+                outbox_activities::kind.eq(kind),
+                outbox_activities::payload.eq(payload),
+                outbox_activities::created_at.eq(now),
+            ))
+            .returning(OutboxActivity::as_returning())
+            .get_result(c)
+            .await
+    })
+}
+
+/// Adds a pending delivery; a second one to the same inbox for the same activity is ignored.
+pub async fn insert_delivery(
+    conn: &mut DbConn<'_>,
+    activity_id: i64,
+    instance_id: i64,
+    inbox_url: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    on_conn!(conn, |c| {
+        diesel::insert_into(outbox_deliveries::table)
+            .values((
+                outbox_deliveries::activity_id.eq(activity_id),
+                outbox_deliveries::instance_id.eq(instance_id),
+                outbox_deliveries::inbox_url.eq(inbox_url),
+                outbox_deliveries::state.eq(DeliveryState::Pending),
+                outbox_deliveries::attempts.eq(0i64),
+                outbox_deliveries::next_attempt_at.eq(now),
+                outbox_deliveries::created_at.eq(now),
+                outbox_deliveries::updated_at.eq(now),
+            ))
+            .on_conflict((outbox_deliveries::activity_id, outbox_deliveries::inbox_url))
+            .do_nothing()
+            .execute(c)
+            .await
+    })?;
+    Ok(())
+}
+
+/// Takes up to `limit` due deliveries and pushes their `next_attempt_at` to `lease_until`,
+/// so neither this process nor another takes them again while they are being sent; a
+/// process that dies mid-send leaves them to be taken again when the lease runs out.
+/// Run inside a transaction: on PostgreSQL the rows are locked with `SKIP LOCKED`, so
+/// several processes claim disjoint sets.
+pub async fn claim_due(
+    conn: &mut DbConn<'_>,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<(OutboxDelivery, OutboxActivity)>> {
+    let due = outbox_deliveries::table
+        .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
+        .filter(outbox_deliveries::next_attempt_at.le(now))
+        .order(outbox_deliveries::id)
+        .limit(limit)
+        .select(outbox_deliveries::id);
+    let ids: Vec<i64> = match conn {
+        DbConn::Sqlite(c) => due.load(&mut **c).await?,
+        DbConn::Postgres(c) => due.for_update().skip_locked().load(&mut **c).await?,
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    on_conn!(conn, |c| {
+        diesel::update(outbox_deliveries::table.filter(outbox_deliveries::id.eq_any(&ids)))
+            .set(outbox_deliveries::next_attempt_at.eq(lease_until))
+            .execute(c)
+            .await?;
+        outbox_deliveries::table
+            .inner_join(outbox_activities::table)
+            .filter(outbox_deliveries::id.eq_any(&ids))
+            .order(outbox_deliveries::id)
+            .select((OutboxDelivery::as_select(), OutboxActivity::as_select()))
+            .load(c)
+            .await
+    })
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone)]
+pub struct AttemptOutcome {
+    pub state: DeliveryState,
+    /// When to try again (pending only).
+    pub next_attempt_at: NaiveDateTime,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+}
+
+pub async fn record_attempt(
+    conn: &mut DbConn<'_>,
+    id: i64,
+    outcome: &AttemptOutcome,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    on_conn!(conn, |c| {
+        diesel::update(outbox_deliveries::table.find(id))
+            .set((
+                outbox_deliveries::state.eq(outcome.state),
+                outbox_deliveries::attempts.eq(outbox_deliveries::attempts + 1i64),
+                outbox_deliveries::next_attempt_at.eq(outcome.next_attempt_at),
+                outbox_deliveries::last_attempt_at.eq(Some(now)),
+                outbox_deliveries::last_status.eq(outcome.status),
+                outbox_deliveries::last_error.eq(outcome.error.as_deref()),
+                outbox_deliveries::updated_at.eq(now),
+            ))
+            .execute(c)
+            .await
+    })?;
+    Ok(())
+}
+
+/// Deliveries of activities whose id is one of `ap_ids`, for tests and the admin view.
+pub async fn deliveries_of(
+    conn: &mut DbConn<'_>,
+    activity_ap_id: &str,
+) -> QueryResult<Vec<OutboxDelivery>> {
+    on_conn!(conn, |c| {
+        outbox_deliveries::table
+            .inner_join(outbox_activities::table)
+            .filter(outbox_activities::ap_id.eq(activity_ap_id))
+            .select(OutboxDelivery::as_select())
+            .order(outbox_deliveries::id)
+            .load(c)
+            .await
+    })
+}
+
+/// Every stored activity, newest first, for tests and diagnostics.
+pub async fn recent_activities(
+    conn: &mut DbConn<'_>,
+    limit: i64,
+) -> QueryResult<Vec<OutboxActivity>> {
+    on_conn!(conn, |c| {
+        outbox_activities::table
+            .order(outbox_activities::id.desc())
+            .limit(limit)
+            .select(OutboxActivity::as_select())
+            .load(c)
+            .await
+    })
+}

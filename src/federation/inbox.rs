@@ -1,0 +1,221 @@
+//! The inboxes (`/inbox`, `/c/{name}/inbox`, `/u/{name}/inbox`): size, media type and JSON
+//! checks first, then `activitypub_federation` verifies the Digest and the HTTP signature
+//! against the actor's key, then `receive` applies the activity.
+
+use std::time::Duration;
+
+use activitypub_federation::axum::inbox::{ActivityData, receive_activity};
+use activitypub_federation::config::Data;
+use activitypub_federation::traits::Activity;
+use async_trait::async_trait;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use super::actor::{KnownActor, authority};
+use crate::context::AppContext;
+use crate::error::{AppError, AppResult, ErrorKind};
+
+/// Largest activity accepted (spec §13; Mastodon and Lemmy use the same order).
+pub const MAX_ACTIVITY_BYTES: usize = 1024 * 1024;
+/// Receivers give up after 10 s; answer before that (Lemmy uses 9 s).
+const PROCESSING_TIMEOUT: Duration = Duration::from_secs(9);
+
+/// An activity of any type, kept whole: its JSON is forwarded unchanged when a group
+/// announces it, so no field may be lost in parsing.
+#[derive(Debug, Clone)]
+pub struct InboxActivity {
+    pub id: Url,
+    pub actor: Url,
+    pub kind: String,
+    pub raw: Value,
+}
+
+/// The id of a link that may be a string or an object with `id`.
+pub fn link_id(value: &Value) -> Option<Url> {
+    match value {
+        Value::String(s) => Url::parse(s).ok(),
+        Value::Object(map) => map
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Url::parse(s).ok()),
+        Value::Array(items) if items.len() == 1 => link_id(&items[0]),
+        _ => None,
+    }
+}
+
+impl InboxActivity {
+    pub fn from_value(raw: Value) -> Result<InboxActivity, &'static str> {
+        let id = raw
+            .get("id")
+            .and_then(link_id)
+            .ok_or("the activity has no valid `id`")?;
+        let actor = raw
+            .get("actor")
+            .and_then(link_id)
+            .ok_or("the activity has no valid `actor`")?;
+        let kind = raw
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or("the activity has no `type`")?
+            .to_owned();
+        Ok(InboxActivity {
+            id,
+            actor,
+            kind,
+            raw,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for InboxActivity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Value::deserialize(d)?;
+        InboxActivity::from_value(raw).map_err(serde::de::Error::custom)
+    }
+}
+
+#[async_trait]
+impl Activity for InboxActivity {
+    type DataType = AppContext;
+    type Error = AppError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        &self.actor
+    }
+
+    async fn verify(&self, _data: &Data<AppContext>) -> AppResult<()> {
+        // Origin and permission checks depend on the stored objects; `receive` makes them.
+        Ok(())
+    }
+
+    async fn receive(self, data: &Data<AppContext>) -> AppResult<()> {
+        super::receive::receive(self, data).await
+    }
+}
+
+fn refuse(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Response {
+    AppError::new(kind, code, message).into_response()
+}
+
+/// POST to any inbox: all share one handler, as the activity says whom it is for.
+pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let media_ok = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/"));
+    if !media_ok {
+        return refuse(
+            ErrorKind::UnsupportedMediaType,
+            "unsupported_media_type",
+            "post activities as application/activity+json",
+        );
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, MAX_ACTIVITY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return refuse(
+                ErrorKind::PayloadTooLarge,
+                "payload_too_large",
+                format!("an activity may be at most {MAX_ACTIVITY_BYTES} bytes"),
+            );
+        }
+    };
+    // serde_json stops at 128 levels of nesting, so hostile depth is an error, not a crash.
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(value) => value,
+        Err(err) => {
+            return refuse(
+                ErrorKind::BadRequest,
+                "invalid_json",
+                format!("the body is not valid JSON: {err}"),
+            );
+        }
+    };
+    let activity = match InboxActivity::from_value(value) {
+        Ok(activity) => activity,
+        Err(why) => return refuse(ErrorKind::BadRequest, "invalid_activity", why),
+    };
+    if let Err(refusal) = check_signature_present(&parts.headers) {
+        return *refusal;
+    }
+    if authority(&activity.id) != authority(&activity.actor) {
+        return refuse(
+            ErrorKind::BadRequest,
+            "origin_mismatch",
+            "the activity id and its actor are on different hosts",
+        );
+    }
+    if authority(&activity.actor).eq_ignore_ascii_case(&data.settings.domain) {
+        return refuse(
+            ErrorKind::BadRequest,
+            "local_actor",
+            "activities of this instance's actors are not received from outside",
+        );
+    }
+    let rebuilt = Request::from_parts(parts, Body::from(bytes));
+    let activity_data = match ActivityData::from_request(rebuilt, &()).await {
+        Ok(d) => d,
+        Err(response) => return response,
+    };
+    let received = tokio::time::timeout(
+        PROCESSING_TIMEOUT,
+        receive_activity::<InboxActivity, KnownActor, AppContext>(activity_data, &data),
+    )
+    .await;
+    match received {
+        Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
+        Ok(Err(err)) => {
+            tracing::info!(
+                activity = %activity.id,
+                kind = %activity.kind,
+                code = err.code,
+                status = err.status().as_u16(),
+                "activity refused"
+            );
+            err.into_response()
+        }
+        Err(_) => {
+            let mut response = refuse(
+                ErrorKind::ServiceUnavailable,
+                "processing_timeout",
+                "the activity could not be processed in time; send it again later",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+            response
+        }
+    }
+}
+
+/// An unsigned request is refused before anything is fetched. RFC 9421 signatures are not
+/// verified yet: 401 makes double-knocking senders retry with draft-cavage (spec §8.5).
+fn check_signature_present(headers: &HeaderMap) -> Result<(), Box<Response>> {
+    // RFC 9421 also uses a `Signature` header, always with `Signature-Input`.
+    if headers.contains_key("signature-input") {
+        return Err(Box::new(refuse(
+            ErrorKind::Unauthorized,
+            "signature_unsupported",
+            "RFC 9421 signatures are not accepted yet; sign with draft-cavage HTTP signatures",
+        )));
+    }
+    if headers.contains_key("signature") {
+        return Ok(());
+    }
+    Err(Box::new(refuse(
+        ErrorKind::Unauthorized,
+        "signature_required",
+        "activities must carry an HTTP signature",
+    )))
+}

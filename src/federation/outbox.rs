@@ -1,0 +1,197 @@
+//! Writing outgoing activities: each is stored with one delivery row per remote inbox in
+//! the caller's transaction, so a change and what it owes other servers commit together;
+//! the delivery worker sends them later.
+
+use std::sync::LazyLock;
+
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use url::Url;
+
+use super::PUBLIC;
+use super::actor::authority;
+use crate::db::community::{self, Community};
+use crate::db::{DbConn, instance, outbox};
+use crate::error::{AppError, AppResult};
+use crate::settings::Settings;
+
+/// Wakes delivery workers of this process when new deliveries were committed.
+static OUTBOX_SIGNAL: LazyLock<Notify> = LazyLock::new(Notify::new);
+
+/// Tells the delivery worker there is work; call after the transaction committed.
+pub fn wake() {
+    OUTBOX_SIGNAL.notify_waiters();
+    OUTBOX_SIGNAL.notify_one();
+}
+
+/// Resolves when `wake` is called (or at once if a wake-up is pending).
+pub async fn woken() {
+    OUTBOX_SIGNAL.notified().await;
+}
+
+/// A new activity id on this instance: `{public_url}/activities/{kind}/{random}`.
+pub fn new_activity_id(settings: &Settings, kind: &str) -> AppResult<String> {
+    Ok(format!(
+        "{}/activities/{}/{}",
+        settings.public_url(),
+        kind.to_ascii_lowercase(),
+        crate::service::auth::random_secret()?
+    ))
+}
+
+/// Stores `activity` (signed by `actor_ap_id` when sent) with a delivery to each inbox
+/// that is not on this instance, one per distinct URL.
+pub async fn enqueue(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    activity: &Value,
+    actor_ap_id: &str,
+    inboxes: &[String],
+) -> AppResult<()> {
+    let local = settings.domain.to_ascii_lowercase();
+    let mut targets: Vec<(String, String)> = inboxes
+        .iter()
+        .filter_map(|inbox| {
+            let url = Url::parse(inbox).ok()?;
+            let domain = authority(&url).to_ascii_lowercase();
+            (domain != local && !domain.is_empty()).then(|| (domain, inbox.clone()))
+        })
+        .collect();
+    targets.sort();
+    targets.dedup();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let ap_id = activity
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| AppError::internal("an outgoing activity has no id"))?;
+    let kind = activity
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("Activity");
+    let payload = serde_json::to_string(activity).map_err(AppError::internal)?;
+    let now = crate::db::now();
+    let stored = outbox::insert_activity(conn, ap_id, actor_ap_id, kind, &payload, now).await?;
+    for (domain, inbox) in targets {
+        let target = instance::ensure_remote(conn, &domain, now).await?;
+        outbox::insert_delivery(conn, stored.id, target.id, &inbox, now).await?;
+    }
+    Ok(())
+}
+
+/// `@context` for everything we send.
+fn with_context(mut activity: Value) -> Value {
+    if let Value::Object(map) = &mut activity {
+        map.insert("@context".to_owned(), super::protocol::context());
+    }
+    activity
+}
+
+/// Sends a member's activity about content in `group` the FEP-1b12 way: into a local
+/// group it is announced by the group to the group's remote followers (and a new thread
+/// is also announced bare, for Mastodon); into a remote group it goes to the group's inbox.
+/// `internal` communities never federate.
+pub async fn send_in_community(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    group: &Community,
+    activity: Value,
+) -> AppResult<()> {
+    if group.visibility == crate::db::types::Visibility::Internal {
+        return Ok(());
+    }
+    let actor = activity
+        .get("actor")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if group.local {
+        announce(conn, settings, group, activity).await
+    } else {
+        let inbox = group
+            .shared_inbox_url
+            .clone()
+            .unwrap_or_else(|| group.inbox_url.clone());
+        enqueue(conn, settings, &with_context(activity), &actor, &[inbox]).await
+    }
+}
+
+/// The group announces `activity` (kept exactly as it is) to its remote followers.
+pub async fn announce(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    group: &Community,
+    activity: Value,
+) -> AppResult<()> {
+    if !group.local || group.visibility == crate::db::types::Visibility::Internal {
+        return Ok(());
+    }
+    let inboxes = community::remote_follower_inboxes(conn, group.id).await?;
+    if inboxes.is_empty() {
+        return Ok(());
+    }
+    let followers = group
+        .followers_url
+        .clone()
+        .unwrap_or_else(|| format!("{}/followers", group.ap_id));
+    let compat_page = match (
+        activity.get("type").and_then(Value::as_str),
+        activity.get("object"),
+    ) {
+        (Some("Create"), Some(object))
+            if object.get("type").and_then(Value::as_str) == Some("Page") =>
+        {
+            Some(object.clone())
+        }
+        _ => None,
+    };
+    let mut inner = activity;
+    if let Value::Object(map) = &mut inner {
+        // The embedded activity travels without its own @context, as Lemmy sends it.
+        map.remove("@context");
+    }
+    let wrapped = with_context(json!({
+        "id": new_activity_id(settings, "announce")?,
+        "type": "Announce",
+        "actor": group.ap_id,
+        "to": [group.ap_id, PUBLIC],
+        "cc": [followers],
+        "object": inner,
+    }));
+    enqueue(conn, settings, &wrapped, &group.ap_id, &inboxes).await?;
+    if let Some(page) = compat_page {
+        let bare = with_context(json!({
+            "id": new_activity_id(settings, "announce")?,
+            "type": "Announce",
+            "actor": group.ap_id,
+            "to": [group.ap_id, PUBLIC],
+            "cc": [followers],
+            "object": page,
+        }));
+        enqueue(conn, settings, &bare, &group.ap_id, &inboxes).await?;
+    }
+    Ok(())
+}
+
+/// Sends an activity straight to one actor's inbox (Follow, Accept, Undo(Follow)).
+pub async fn send_to(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    activity: Value,
+    inbox: &str,
+) -> AppResult<()> {
+    let actor = activity
+        .get("actor")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    enqueue(
+        conn,
+        settings,
+        &with_context(activity),
+        &actor,
+        &[inbox.to_owned()],
+    )
+    .await
+}

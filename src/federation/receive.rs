@@ -1,0 +1,760 @@
+//! What a verified activity means: the checks of spec §6.1 and §8.4 (origin, ownership,
+//! the group's authority for announced activities), then the write through
+//! `service::remote`.
+
+use activitypub_federation::config::Data;
+use activitypub_federation::fetch::fetch_object_http;
+use activitypub_federation::fetch::object_id::ObjectId;
+use serde_json::Value;
+use url::Url;
+
+use super::actor::{KnownActor, authority};
+use super::inbox::{InboxActivity, link_id};
+use super::protocol::objects::Page;
+use crate::context::AppContext;
+use crate::db::answer::{self, Answer};
+use crate::db::community::{self, Community};
+use crate::db::person::Person;
+use crate::db::thread::{self, Thread};
+use crate::db::{received_activity, types::Visibility};
+use crate::error::{AppError, AppResult};
+use crate::service::remote::{self, Content, RemotePost};
+use crate::service::threads::VoteTarget;
+
+type Fed = Data<AppContext>;
+
+fn bad(code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::bad_request(code, message)
+}
+
+fn forbidden(code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::forbidden(code, message)
+}
+
+/// Entry point after the signature was verified: each activity id has an effect once.
+pub async fn receive(activity: InboxActivity, data: &Fed) -> AppResult<()> {
+    let id = activity.id.to_string();
+    let now = crate::db::now();
+    let fresh = crate::with_conn!(&data.db, |conn| received_activity::insert_new(
+        &mut conn, &id, now
+    )
+    .await
+    .map_err(AppError::from))?;
+    if !fresh {
+        tracing::debug!(activity = %id, "repeated activity ignored");
+        return Ok(());
+    }
+    let result = apply(&activity.raw, &activity.actor, None, data).await;
+    if result.is_err() {
+        // Not applied: the sender may retry it.
+        let _ = crate::with_conn!(&data.db, |conn| received_activity::forget(&mut conn, &id)
+            .await
+            .map_err(AppError::from));
+    }
+    result
+}
+
+/// The type of an activity or object.
+fn kind_of(value: &Value) -> &str {
+    value
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+async fn actor_at(url: &Url, data: &Fed) -> AppResult<KnownActor> {
+    ObjectId::<KnownActor>::from(url.clone())
+        .dereference(data)
+        .await
+}
+
+async fn person_at(url: &Url, data: &Fed) -> AppResult<Person> {
+    actor_at(url, data)
+        .await?
+        .person()
+        .cloned()
+        .ok_or_else(|| bad("actor_not_person", format!("{url} is not a person")))
+}
+
+/// Applies `activity` whose actor is `actor`. `via` is the group that announced it, whose
+/// signature vouches for the embedded activity (spec §6.1 rule 6).
+async fn apply(
+    activity: &Value,
+    actor: &Url,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<()> {
+    let object = activity.get("object").cloned().unwrap_or(Value::Null);
+    match kind_of(activity) {
+        "Follow" => on_follow(activity, actor, &object, data).await,
+        "Accept" | "Reject" => on_follow_answer(activity, actor, &object, data).await,
+        "Create" | "Update" => on_create_or_update(activity, actor, &object, via, data).await,
+        "Delete" => on_delete(activity, actor, &object, via, data).await,
+        "Like" | "Dislike" | "EmojiReact" => {
+            let score = if kind_of(activity) == "Dislike" {
+                -1
+            } else {
+                1
+            };
+            on_vote(activity, actor, &object, score, via, data).await
+        }
+        "ChooseAnswer" => on_choose_answer(activity, actor, &object, true, via, data).await,
+        "Undo" => on_undo(activity, actor, &object, via, data).await,
+        "Announce" if via.is_none() => on_announce(actor, &object, data).await,
+        other => {
+            tracing::debug!(kind = other, "activity type ignored");
+            Ok(())
+        }
+    }
+}
+
+async fn local_group(url: &Url, data: &Fed) -> AppResult<Option<Community>> {
+    let id = url.to_string();
+    let found = crate::with_conn!(&data.db, |conn| community::read_by_ap_id(&mut conn, &id)
+        .await
+        .map_err(AppError::from))?;
+    Ok(found.filter(|c| c.local && !c.deleted))
+}
+
+async fn on_follow(activity: &Value, actor: &Url, object: &Value, data: &Fed) -> AppResult<()> {
+    let Some(target) = link_id(object) else {
+        return Err(bad("invalid_activity", "Follow has no object"));
+    };
+    let Some(group) = local_group(&target, data).await? else {
+        // Following our people is not offered; nothing to do.
+        return Ok(());
+    };
+    let follower = person_at(actor, data).await?;
+    remote::follow_local_group(&data.db, &data.settings, &group, &follower, activity).await
+}
+
+async fn on_follow_answer(
+    activity: &Value,
+    actor: &Url,
+    object: &Value,
+    data: &Fed,
+) -> AppResult<()> {
+    let accepted = kind_of(activity) == "Accept";
+    let group = match actor_at(actor, data).await?.community() {
+        Some(group) if !group.local => group.clone(),
+        _ => return Ok(()),
+    };
+    // The follow is ours: its actor is one of our people, its object the group.
+    let follower_url = object.get("actor").and_then(link_id);
+    let follower_url = match follower_url {
+        Some(url) => url,
+        None => return Ok(()),
+    };
+    if !authority(&follower_url).eq_ignore_ascii_case(&data.settings.domain) {
+        return Err(forbidden(
+            "not_ours",
+            "the answered Follow is not from this instance",
+        ));
+    }
+    if let Some(followed) = object.get("object").and_then(link_id)
+        && followed.as_str() != group.ap_id
+    {
+        return Err(forbidden(
+            "origin_mismatch",
+            "only the followed group answers a Follow",
+        ));
+    }
+    let id = follower_url.to_string();
+    let follower = crate::with_conn!(&data.db, |conn| crate::db::person::read_by_ap_id(
+        &mut conn, &id
+    )
+    .await
+    .map_err(AppError::from))?;
+    match follower {
+        Some(follower) => remote::follow_answered(&data.db, &group, &follower, accepted).await,
+        None => Ok(()),
+    }
+}
+
+/// Markdown body, sanitized HTML, and title of a received Page or Note (spec §5.3).
+fn convert_post(json: &Value, group_name: Option<&str>) -> AppResult<RemotePost> {
+    let page: Page = serde_json::from_value(json.clone())
+        .map_err(|e| bad("invalid_object", format!("the object cannot be read: {e}")))?;
+    let markdown = match (&page.source, &page.media_type) {
+        (Some(source), _) if source.media_type == "text/markdown" => source.content.clone(),
+        (_, Some(media)) if media == "text/markdown" => page.content.clone().unwrap_or_default(),
+        _ => html_to_text(page.content.as_deref().unwrap_or_default()),
+    };
+    let title = match page
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        Some(name) => name.to_owned(),
+        None => derive_title(&markdown, group_name),
+    };
+    let title: String = title.chars().take(200).collect();
+    let tags = page.tag.iter().filter_map(|t| match t {
+        super::protocol::Tag::Link(link) if link.kind == super::protocol::TagKind::Hashtag => {
+            link.name.clone()
+        }
+        _ => None,
+    });
+    let now = crate::db::now();
+    Ok(RemotePost {
+        ap_id: page.id.to_string(),
+        title,
+        body_html: remote::render(&markdown),
+        body: markdown,
+        tags: remote::clean_remote_tags(tags),
+        published: page
+            .published
+            .map(|t| t.naive_utc())
+            .unwrap_or(now)
+            .min(now),
+        updated: page.updated.map(|t| t.naive_utc()),
+    })
+}
+
+/// Plain text of HTML (for senders without a Markdown source): tags dropped, paragraphs
+/// and line breaks kept as blank lines and line breaks.
+fn html_to_text(html: &str) -> String {
+    let spaced = html
+        .replace("</p>", "</p>\n\n")
+        .replace("<br>", "\n")
+        .replace("<br/>", "\n")
+        .replace("<br />", "\n");
+    let stripped = ammonia::Builder::empty().clean(&spaced).to_string();
+    stripped
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+        .trim()
+        .to_owned()
+}
+
+/// A title for a post without `name` (Mastodon): its first line without the group mention.
+fn derive_title(text: &str, group_name: Option<&str>) -> String {
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    let mut title = first.to_owned();
+    if let Some(name) = group_name {
+        for mention in [format!("@{name}")] {
+            if let Some(start) = title.find(&mention) {
+                let end = title[start..]
+                    .find(char::is_whitespace)
+                    .map_or(title.len(), |e| start + e);
+                title.replace_range(start..end, "");
+            }
+        }
+    }
+    let title = title.trim().to_owned();
+    if title.is_empty() {
+        "(untitled)".to_owned()
+    } else {
+        title
+    }
+}
+
+fn is_public(json: &Value) -> bool {
+    ["to", "cc"].iter().any(|field| match json.get(field) {
+        Some(Value::String(s)) => is_public_iri(s),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(is_public_iri),
+        _ => false,
+    })
+}
+
+fn is_public_iri(s: &str) -> bool {
+    s == super::PUBLIC || s == "Public" || s == "as:Public"
+}
+
+fn attributed_to(json: &Value) -> Option<Url> {
+    match json.get("attributedTo")? {
+        Value::Array(items) => items
+            .iter()
+            .find(|i| i.get("type").and_then(Value::as_str).unwrap_or("Person") != "Group")
+            .and_then(link_id),
+        other => link_id(other),
+    }
+}
+
+/// Every address an object names for its group: `audience`, then `to`, `cc`, mention tags.
+fn group_candidates(json: &Value) -> Vec<Url> {
+    let mut out = Vec::new();
+    if let Some(a) = json.get("audience").and_then(link_id) {
+        out.push(a);
+    }
+    for field in ["to", "cc"] {
+        match json.get(field) {
+            Some(Value::Array(items)) => out.extend(items.iter().filter_map(link_id)),
+            Some(v) => out.extend(link_id(v)),
+            None => {}
+        }
+    }
+    if let Some(Value::Array(tags)) = json.get("tag") {
+        out.extend(
+            tags.iter()
+                .filter(|t| t.get("type").and_then(Value::as_str) == Some("Mention"))
+                .filter_map(|t| t.get("href").and_then(link_id)),
+        );
+    }
+    out
+}
+
+/// The group a new thread is posted to: one we already know (never fetched from here).
+async fn find_group(json: &Value, data: &Fed) -> AppResult<Option<Community>> {
+    for candidate in group_candidates(json) {
+        let id = candidate.to_string();
+        let found = crate::with_conn!(&data.db, |conn| community::read_by_ap_id(&mut conn, &id)
+            .await
+            .map_err(AppError::from))?;
+        if let Some(found) = found {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// What an `inReplyTo` points at, fetching unknown parents (bounded by the fetch limit).
+async fn resolve_parent(url: &Url, data: &Fed) -> AppResult<(Thread, Option<Answer>)> {
+    let id = url.to_string();
+    let (t, a) = crate::with_conn!(&data.db, |conn| {
+        let t = thread::read_by_ap_id(&mut conn, &id).await?;
+        let a = match t {
+            Some(_) => None,
+            None => answer::read_by_ap_id(&mut conn, &id).await?,
+        };
+        Ok::<_, AppError>((t, a))
+    })?;
+    if let Some(t) = t {
+        return Ok((t, None));
+    }
+    if let Some(a) = a {
+        let t = crate::with_conn!(&data.db, |conn| thread::read(&mut conn, a.thread_id)
+            .await
+            .map_err(AppError::from))?;
+        return Ok((t, Some(a)));
+    }
+    // Unknown: fetch it from its origin and store it like a received Create.
+    let fetched: Value = fetch_object_http(url, data).await?.object;
+    let actor = attributed_to(&fetched)
+        .ok_or_else(|| bad("invalid_object", "the parent has no attributedTo"))?;
+    Box::pin(store_object(&fetched, &actor, None, None, true, data)).await?;
+    Box::pin(resolve_parent_known(url, data)).await
+}
+
+async fn resolve_parent_known(url: &Url, data: &Fed) -> AppResult<(Thread, Option<Answer>)> {
+    let id = url.to_string();
+    crate::with_conn!(&data.db, |conn| {
+        if let Some(t) = thread::read_by_ap_id(&mut conn, &id).await? {
+            return Ok((t, None));
+        }
+        let a = answer::read_by_ap_id(&mut conn, &id)
+            .await?
+            .ok_or_else(|| bad("unknown_parent", "the replied-to object is not known"))?;
+        let t = thread::read(&mut conn, a.thread_id).await?;
+        Ok::<_, AppError>((t, Some(a)))
+    })
+}
+
+async fn on_create_or_update(
+    activity: &Value,
+    actor: &Url,
+    object: &Value,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<()> {
+    let mut object = object.clone();
+    let object_id = link_id(&object).ok_or_else(|| bad("invalid_activity", "no object"))?;
+    if authority(&object_id).eq_ignore_ascii_case(&data.settings.domain) {
+        // Our own content coming back (announced by a remote group): we have it.
+        return Ok(());
+    }
+    // An id only, or an object from a third origin announced by a group: fetch it from
+    // where it lives, so only its origin can say what it contains (spec §6.1 rule 6).
+    let third_origin =
+        via.is_some_and(|g| Url::parse(&g.ap_id).is_ok_and(|g| authority(&g) != authority(actor)));
+    if object.is_string() || third_origin {
+        object = fetch_object_http::<AppContext, Value>(&object_id, data)
+            .await?
+            .object;
+    }
+    if authority(&object_id) != authority(actor) {
+        return Err(forbidden(
+            "origin_mismatch",
+            "the object is not on the actor's host",
+        ));
+    }
+    let author = attributed_to(&object)
+        .ok_or_else(|| bad("invalid_object", "the object has no attributedTo"))?;
+    if authority(&author) != authority(&object_id) {
+        return Err(forbidden(
+            "origin_mismatch",
+            "the object's author is not on the object's host",
+        ));
+    }
+    let announce = if via.is_none() { Some(activity) } else { None };
+    store_object(&object, actor, announce, via, false, data).await
+}
+
+/// Stores a thread or answer fetched by URL because someone asked for it. The group of a
+/// new thread is fetched too when it is not known yet.
+pub async fn store_fetched(object: &Value, data: &Fed) -> AppResult<()> {
+    let id = link_id(object).ok_or_else(|| bad("invalid_object", "the object has no id"))?;
+    let author = attributed_to(object)
+        .ok_or_else(|| bad("invalid_object", "the object has no attributedTo"))?;
+    if authority(&author) != authority(&id) {
+        return Err(forbidden(
+            "origin_mismatch",
+            "the object's author is not on the object's host",
+        ));
+    }
+    let audience = object.get("audience").and_then(link_id);
+    if let Some(audience) = audience
+        && object.get("inReplyTo").and_then(link_id).is_none()
+        && find_group(object, data).await?.is_none()
+    {
+        actor_at(&audience, data).await?;
+    }
+    store_object(object, &author, None, None, true, data).await
+}
+
+/// Stores a Page or Note (new or edited) sent or vouched for by `actor`.
+async fn store_object(
+    object: &Value,
+    actor: &Url,
+    activity: Option<&Value>,
+    via: Option<&Community>,
+    requested: bool,
+    data: &Fed,
+) -> AppResult<()> {
+    let kind = kind_of(object);
+    if !matches!(
+        kind,
+        "Page" | "Article" | "Note" | "Question" | "Video" | "Event"
+    ) {
+        tracing::debug!(kind, "object type ignored");
+        return Ok(());
+    }
+    if !is_public(object) {
+        return Err(forbidden(
+            "not_public",
+            "only public posts are taken into communities",
+        ));
+    }
+    let author_url = attributed_to(object)
+        .ok_or_else(|| bad("invalid_object", "the object has no attributedTo"))?;
+    let in_reply_to = object.get("inReplyTo").and_then(link_id);
+    let actor_person = person_at(actor, data).await?;
+    let author = if author_url == *actor {
+        actor_person.clone()
+    } else {
+        person_at(&author_url, data).await?
+    };
+    match in_reply_to {
+        Some(parent_url) => {
+            let (parent_thread, parent) = resolve_parent(&parent_url, data).await?;
+            let group = group_of(&parent_thread, data).await?;
+            check_via(via, &group)?;
+            if !group.local
+                && via.is_none()
+                && !requested
+                && !remote::has_local_followers(&data.db, &group).await?
+            {
+                return Ok(());
+            }
+            let post = convert_post(object, None)?;
+            remote::store_answer(
+                &data.db,
+                &data.settings,
+                &group,
+                &parent_thread,
+                parent.as_ref(),
+                &author,
+                &actor_person,
+                post,
+                activity,
+            )
+            .await?;
+        }
+        None => {
+            let group = match via {
+                Some(group) => Some(group.clone()),
+                None => find_group(object, data).await?,
+            };
+            let Some(group) = group else {
+                tracing::debug!("a post for no known community ignored");
+                return Ok(());
+            };
+            if !group.local
+                && via.is_none()
+                && !requested
+                && !remote::has_local_followers(&data.db, &group).await?
+            {
+                return Ok(());
+            }
+            let post = convert_post(object, Some(&group.name))?;
+            remote::store_thread(
+                &data.db,
+                &data.settings,
+                &group,
+                &author,
+                &actor_person,
+                post,
+                activity,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn group_of(found: &Thread, data: &Fed) -> AppResult<Community> {
+    let id = found.community_id;
+    let group = crate::with_conn!(&data.db, |conn| community::read(&mut conn, id)
+        .await
+        .map_err(AppError::from))?;
+    if group.visibility != Visibility::Public && !group.local {
+        return Err(forbidden(
+            "community_not_federated",
+            "not a federated community",
+        ));
+    }
+    if group.local && group.visibility != Visibility::Public {
+        return Err(forbidden(
+            "community_not_federated",
+            "this community takes nothing from other instances",
+        ));
+    }
+    Ok(group)
+}
+
+/// An announced activity must be about the announcing group's own content.
+fn check_via(via: Option<&Community>, group: &Community) -> AppResult<()> {
+    match via {
+        Some(announcer) if announcer.id != group.id => Err(forbidden(
+            "wrong_group",
+            "a group may only announce activities about its own content",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A thread or answer by its id, if we have it.
+async fn target_of(url: &Url, data: &Fed) -> AppResult<Option<Content>> {
+    let id = url.to_string();
+    crate::with_conn!(&data.db, |conn| {
+        if let Some(t) = thread::read_by_ap_id(&mut conn, &id).await? {
+            return Ok(Some(Content::Thread(t)));
+        }
+        Ok::<_, AppError>(
+            answer::read_by_ap_id(&mut conn, &id)
+                .await?
+                .map(Content::Answer),
+        )
+    })
+}
+
+async fn group_of_target(target: &Content, data: &Fed) -> AppResult<Community> {
+    let thread_id = match target {
+        Content::Thread(t) => t.id,
+        Content::Answer(a) => a.thread_id,
+    };
+    let found = crate::with_conn!(&data.db, |conn| thread::read(&mut conn, thread_id)
+        .await
+        .map_err(AppError::from))?;
+    group_of(&found, data).await
+}
+
+/// The thread or answer an activity is about, its group and the acting person; `None`
+/// when we do not have the content (nothing to change here).
+async fn acting_on(
+    object: &Value,
+    actor: &Url,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<Option<(Content, Community, Person)>> {
+    let target_url = link_id(object).ok_or_else(|| bad("invalid_activity", "no object"))?;
+    let Some(target) = target_of(&target_url, data).await? else {
+        return Ok(None);
+    };
+    let group = group_of_target(&target, data).await?;
+    check_via(via, &group)?;
+    let person = person_at(actor, data).await?;
+    Ok(Some((target, group, person)))
+}
+
+fn vote_target(target: &Content) -> VoteTarget {
+    match target {
+        Content::Thread(t) => VoteTarget::Thread(t.id),
+        Content::Answer(a) => VoteTarget::Answer(a.id),
+    }
+}
+
+/// What a group announces of an activity it received directly (not of announced ones).
+fn to_announce<'a>(activity: &'a Value, via: Option<&Community>) -> Option<&'a Value> {
+    via.is_none().then_some(activity)
+}
+
+async fn on_delete(
+    activity: &Value,
+    actor: &Url,
+    object: &Value,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<()> {
+    let Some((target, group, person)) = acting_on(object, actor, via, data).await? else {
+        return Ok(());
+    };
+    let announce = to_announce(activity, via);
+    remote::delete(&data.db, &data.settings, &group, target, &person, announce).await
+}
+
+/// A vote, or with `score` 0 (from `Undo`) its withdrawal.
+async fn on_vote(
+    activity: &Value,
+    actor: &Url,
+    object: &Value,
+    score: i64,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<()> {
+    let Some((target, group, voter)) = acting_on(object, actor, via, data).await? else {
+        return Ok(());
+    };
+    let vote_id = (score != 0)
+        .then(|| activity.get("id").and_then(Value::as_str))
+        .flatten();
+    remote::set_vote(
+        &data.db,
+        &data.settings,
+        &group,
+        vote_target(&target),
+        &voter,
+        score,
+        vote_id,
+        to_announce(activity, via),
+    )
+    .await
+}
+
+/// `ChooseAnswer`, or with `accepted` false (from `Undo`) its withdrawal.
+async fn on_choose_answer(
+    activity: &Value,
+    actor: &Url,
+    object: &Value,
+    accepted: bool,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<()> {
+    let Some((Content::Answer(chosen), group, chooser)) =
+        acting_on(object, actor, via, data).await?
+    else {
+        return Ok(());
+    };
+    remote::set_accepted(
+        &data.db,
+        &data.settings,
+        &group,
+        &chosen,
+        &chooser,
+        accepted,
+        to_announce(activity, via),
+    )
+    .await
+}
+
+async fn on_undo(
+    activity: &Value,
+    actor: &Url,
+    object: &Value,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<()> {
+    // The undone activity must be the actor's own.
+    if let Some(inner_actor) = object.get("actor").and_then(link_id)
+        && inner_actor != *actor
+    {
+        return Err(forbidden(
+            "origin_mismatch",
+            "only the actor can undo its activity",
+        ));
+    }
+    let inner_object = object.get("object").cloned().unwrap_or(Value::Null);
+    match kind_of(object) {
+        "Follow" => {
+            let Some(target) = link_id(&inner_object) else {
+                return Ok(());
+            };
+            let Some(group) = local_group(&target, data).await? else {
+                return Ok(());
+            };
+            let follower = person_at(actor, data).await?;
+            remote::unfollow_local_group(&data.db, &group, &follower).await
+        }
+        "Like" | "Dislike" | "EmojiReact" => {
+            on_vote(activity, actor, &inner_object, 0, via, data).await
+        }
+        "ChooseAnswer" => on_choose_answer(activity, actor, &inner_object, false, via, data).await,
+        _ => Ok(()),
+    }
+}
+
+/// `Announce` by a group we follow: the embedded activity is applied on the group's
+/// authority (rule 6); a bare object (the Mastodon compatibility Announce) is skipped.
+async fn on_announce(actor: &Url, object: &Value, data: &Fed) -> AppResult<()> {
+    let announcer = actor_at(actor, data).await?;
+    let Some(group) = announcer.community().cloned() else {
+        // A person's boost is not group activity (spec §7.2).
+        return Ok(());
+    };
+    if group.local {
+        return Ok(());
+    }
+    let Value::Object(_) = object else {
+        return Ok(());
+    };
+    let Some(inner_actor) = object.get("actor").and_then(link_id) else {
+        // A bare object: the compatibility Announce(Page) that accompanies Announce(Create).
+        return Ok(());
+    };
+    if authority(&inner_actor).eq_ignore_ascii_case(&data.settings.domain) {
+        // Our own member's activity coming back from the group: already applied here.
+        return Ok(());
+    }
+    let inner_id = object
+        .get("id")
+        .and_then(link_id)
+        .ok_or_else(|| bad("invalid_activity", "the announced activity has no id"))?;
+    if authority(&inner_id) != authority(&inner_actor) {
+        return Err(forbidden(
+            "origin_mismatch",
+            "the announced activity's id is not on its actor's host",
+        ));
+    }
+    if !remote::has_local_followers(&data.db, &group).await? {
+        return Ok(());
+    }
+    // The announced activity has its effect once, however many times it is announced.
+    let inner_key = inner_id.to_string();
+    let now = crate::db::now();
+    let fresh = crate::with_conn!(&data.db, |conn| received_activity::insert_new(
+        &mut conn, &inner_key, now
+    )
+    .await
+    .map_err(AppError::from))?;
+    if !fresh {
+        return Ok(());
+    }
+    let result = Box::pin(apply(object, &inner_actor, Some(&group), data)).await;
+    if result.is_err() {
+        let _ = crate::with_conn!(&data.db, |conn| received_activity::forget(
+            &mut conn, &inner_key
+        )
+        .await
+        .map_err(AppError::from));
+    }
+    result
+}

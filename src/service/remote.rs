@@ -1,0 +1,483 @@
+//! The inbox's write path: what verified activities of remote actors change here (their
+//! threads, answers, votes, accepted answers, deletions and follows), each in one
+//! transaction together with the group's Announce of it when the group is ours.
+
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+use crate::content::markdown_to_html;
+use crate::db::answer::{self, Answer, AnswerInsertForm};
+use crate::db::community::Community;
+use crate::db::person::Person;
+use crate::db::thread::{self, Thread, ThreadInsertForm};
+use crate::db::types::{CommunityKind, FollowState, ThreadKind, Visibility};
+use crate::db::{Db, community_follow, community_moderator, revision, tag, vote};
+use crate::error::{AppError, AppResult};
+use crate::federation::{activities, outbox};
+use crate::service::threads::{BODY_MAX_CHARS, MAX_DEPTH, MAX_TAGS, VoteTarget};
+use crate::settings::Settings;
+
+/// A thread or answer as received, already converted to our fields.
+#[derive(Debug, Clone)]
+pub struct RemotePost {
+    pub ap_id: String,
+    pub title: String,
+    /// Markdown.
+    pub body: String,
+    /// Sanitized HTML.
+    pub body_html: String,
+    pub tags: Vec<String>,
+    pub published: NaiveDateTime,
+    pub updated: Option<NaiveDateTime>,
+}
+
+fn refused(code: &'static str, message: &str) -> AppError {
+    AppError::forbidden(code, message.to_owned())
+}
+
+fn check_size(post: &RemotePost) -> AppResult<()> {
+    if post.body.chars().count() > BODY_MAX_CHARS {
+        return Err(AppError::unprocessable(
+            "body_too_long",
+            format!("a body may be at most {BODY_MAX_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Announces `activity` when the group is ours (FEP-1b12: forwarded unchanged).
+async fn announce_if_local(
+    conn: &mut crate::db::DbConn<'_>,
+    settings: &Settings,
+    group: &Community,
+    activity: Option<&Value>,
+) -> AppResult<()> {
+    match activity {
+        Some(activity) if group.local => {
+            outbox::announce(conn, settings, group, activity.clone()).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Is `person` allowed to moderate `group` as far as we know: a moderator we store, or an
+/// actor on the group's own server (spec §6.1 rule 8: the group's server vouches).
+async fn moderates(
+    conn: &mut crate::db::DbConn<'_>,
+    group: &Community,
+    person: &Person,
+) -> AppResult<bool> {
+    if !group.local && person.instance_id == group.instance_id {
+        return Ok(true);
+    }
+    Ok(community_moderator::is_moderator(conn, group.id, person.id).await?)
+}
+
+/// A new or edited thread. New threads into our groups must respect the group's rules;
+/// an edit only by the author (or the group's server), and never older over newer.
+pub async fn store_thread(
+    db: &Db,
+    settings: &Settings,
+    group: &Community,
+    author: &Person,
+    actor: &Person,
+    post: RemotePost,
+    activity: Option<&Value>,
+) -> AppResult<Thread> {
+    check_size(&post)?;
+    let now = crate::db::now();
+    let result = crate::transaction!(db, |conn| {
+        if let Some(existing) = thread::read_by_ap_id(&mut conn, &post.ap_id).await? {
+            if existing.local {
+                return Ok(existing);
+            }
+            if existing.author_id != actor.id && !moderates(&mut conn, group, actor).await? {
+                return Err(refused(
+                    "not_author",
+                    "only the author may edit this thread",
+                ));
+            }
+            if existing.deleted || existing.removed {
+                return Ok(existing);
+            }
+            let newer = match (post.updated, existing.updated) {
+                (Some(new), Some(old)) => new > old,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if !newer {
+                return Ok(existing);
+            }
+            revision::save_thread_version(
+                &mut conn,
+                existing.id,
+                actor.id,
+                &existing.title,
+                &existing.body,
+                now,
+            )
+            .await?;
+            let updated = thread::update_text(
+                &mut conn,
+                existing.id,
+                &post.title,
+                &post.body,
+                &post.body_html,
+                post.updated.unwrap_or(now),
+            )
+            .await?;
+            tag::set_thread_tags(&mut conn, updated.id, &post.tags, now).await?;
+            announce_if_local(&mut conn, settings, group, activity).await?;
+            return Ok(updated);
+        }
+        if group.local {
+            if group.visibility != Visibility::Public {
+                return Err(refused(
+                    "community_not_federated",
+                    "this community takes no posts from other instances",
+                ));
+            }
+            if group.posting_restricted_to_mods && !moderates(&mut conn, group, author).await? {
+                return Err(refused(
+                    "posting_restricted",
+                    "only moderators may start threads in this community",
+                ));
+            }
+        }
+        let kind = match group.kind {
+            CommunityKind::Qa => ThreadKind::Question,
+            CommunityKind::Discussion => ThreadKind::Discussion,
+        };
+        let inserted = thread::insert(
+            &mut conn,
+            &ThreadInsertForm {
+                ap_id: post.ap_id.clone(),
+                local: false,
+                community_id: group.id,
+                author_id: author.id,
+                kind,
+                title: post.title.clone(),
+                body: post.body.clone(),
+                body_html: post.body_html.clone(),
+                last_activity_at: post.published,
+                published: post.published,
+            },
+        )
+        .await?;
+        tag::set_thread_tags(&mut conn, inserted.id, &post.tags, now).await?;
+        announce_if_local(&mut conn, settings, group, activity).await?;
+        Ok::<_, AppError>(inserted)
+    });
+    outbox::wake();
+    result
+}
+
+/// A new or edited answer to `parent_thread` (below `parent` when it replies to an answer).
+#[allow(clippy::too_many_arguments)]
+pub async fn store_answer(
+    db: &Db,
+    settings: &Settings,
+    group: &Community,
+    parent_thread: &Thread,
+    parent: Option<&Answer>,
+    author: &Person,
+    actor: &Person,
+    post: RemotePost,
+    activity: Option<&Value>,
+) -> AppResult<Answer> {
+    check_size(&post)?;
+    let now = crate::db::now();
+    let result = crate::transaction!(db, |conn| {
+        if let Some(existing) = answer::read_by_ap_id(&mut conn, &post.ap_id).await? {
+            if existing.local {
+                return Ok(existing);
+            }
+            if existing.author_id != actor.id && !moderates(&mut conn, group, actor).await? {
+                return Err(refused(
+                    "not_author",
+                    "only the author may edit this answer",
+                ));
+            }
+            let newer = match (post.updated, existing.updated) {
+                (Some(new), Some(old)) => new > old,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if existing.deleted || existing.removed || !newer {
+                return Ok(existing);
+            }
+            revision::save_answer_version(&mut conn, existing.id, actor.id, &existing.body, now)
+                .await?;
+            let updated = answer::update_body(
+                &mut conn,
+                existing.id,
+                &post.body,
+                &post.body_html,
+                post.updated.unwrap_or(now),
+            )
+            .await?;
+            announce_if_local(&mut conn, settings, group, activity).await?;
+            return Ok(updated);
+        }
+        let locked = thread::read_for_update(&mut conn, parent_thread.id).await?;
+        if locked.deleted || locked.removed {
+            return Err(AppError::conflict("deleted", "the thread was deleted"));
+        }
+        if locked.locked && group.local {
+            return Err(AppError::conflict(
+                "thread_locked",
+                "this thread is locked: it takes no new answers",
+            ));
+        }
+        let depth = parent.map_or(0, |p| p.depth + 1);
+        if depth >= MAX_DEPTH {
+            return Err(AppError::unprocessable(
+                "too_deep",
+                format!("replies nest at most {MAX_DEPTH} levels deep"),
+            ));
+        }
+        let inserted = answer::insert(
+            &mut conn,
+            &AnswerInsertForm {
+                ap_id: post.ap_id.clone(),
+                local: false,
+                thread_id: locked.id,
+                parent_id: parent.map(|p| p.id),
+                author_id: author.id,
+                depth,
+                body: post.body.clone(),
+                body_html: post.body_html.clone(),
+                published: post.published,
+            },
+        )
+        .await?;
+        thread::refresh_answer_counts(&mut conn, locked.id).await?;
+        announce_if_local(&mut conn, settings, group, activity).await?;
+        Ok::<_, AppError>(inserted)
+    });
+    outbox::wake();
+    result
+}
+
+/// A remote vote (+1, -1, or 0 to take it back). Nobody votes on their own writing.
+#[allow(clippy::too_many_arguments)]
+pub async fn set_vote(
+    db: &Db,
+    settings: &Settings,
+    group: &Community,
+    target: VoteTarget,
+    voter: &Person,
+    score: i64,
+    vote_ap_id: Option<&str>,
+    activity: Option<&Value>,
+) -> AppResult<()> {
+    let now = crate::db::now();
+    let result = crate::transaction!(db, |conn| {
+        let (author_id, thread_id) = match target {
+            VoteTarget::Thread(id) => {
+                let t = thread::read(&mut conn, id).await?;
+                (t.author_id, t.id)
+            }
+            VoteTarget::Answer(id) => {
+                let a = answer::read(&mut conn, id).await?;
+                (a.author_id, a.thread_id)
+            }
+        };
+        if author_id == voter.id {
+            return Ok(());
+        }
+        thread::read_for_update(&mut conn, thread_id).await?;
+        match target {
+            VoteTarget::Thread(id) => {
+                vote::set_thread_vote(&mut conn, id, voter.id, score, vote_ap_id, now).await?;
+                thread::refresh_score(&mut conn, id).await?;
+            }
+            VoteTarget::Answer(id) => {
+                vote::set_answer_vote(&mut conn, id, voter.id, score, vote_ap_id, now).await?;
+                answer::refresh_score(&mut conn, id).await?;
+            }
+        }
+        announce_if_local(&mut conn, settings, group, activity).await?;
+        Ok::<_, AppError>(())
+    });
+    outbox::wake();
+    result
+}
+
+/// `ChooseAnswer` or its `Undo`: allowed for the asker, the group's moderators (or its
+/// server) and nobody else (spec §12).
+pub async fn set_accepted(
+    db: &Db,
+    settings: &Settings,
+    group: &Community,
+    chosen: &Answer,
+    chooser: &Person,
+    accepted: bool,
+    activity: Option<&Value>,
+) -> AppResult<()> {
+    let now = crate::db::now();
+    let result = crate::transaction!(db, |conn| {
+        let parent_thread = thread::read_for_update(&mut conn, chosen.thread_id).await?;
+        if parent_thread.author_id != chooser.id && !moderates(&mut conn, group, chooser).await? {
+            return Err(refused(
+                "not_allowed",
+                "only the asker or a moderator may accept answers",
+            ));
+        }
+        if parent_thread.kind != ThreadKind::Question || chosen.deleted {
+            return Ok(());
+        }
+        if chosen.accepted != accepted {
+            answer::set_accepted(&mut conn, chosen.id, accepted, now).await?;
+            thread::refresh_answer_counts(&mut conn, parent_thread.id).await?;
+        }
+        announce_if_local(&mut conn, settings, group, activity).await?;
+        Ok::<_, AppError>(())
+    });
+    outbox::wake();
+    result
+}
+
+/// A thread or an answer, as activities name them.
+#[derive(Debug, Clone)]
+pub enum Content {
+    Thread(Thread),
+    Answer(Answer),
+}
+
+/// A `Delete` by the author, or (with the group's authority) a moderator.
+pub async fn delete(
+    db: &Db,
+    settings: &Settings,
+    group: &Community,
+    target: Content,
+    actor: &Person,
+    activity: Option<&Value>,
+) -> AppResult<()> {
+    let now = crate::db::now();
+    let result = crate::transaction!(db, |conn| {
+        let author_id = match &target {
+            Content::Thread(t) => t.author_id,
+            Content::Answer(a) => a.author_id,
+        };
+        if author_id != actor.id && !moderates(&mut conn, group, actor).await? {
+            return Err(refused(
+                "not_allowed",
+                "only the author or a moderator may delete this",
+            ));
+        }
+        match &target {
+            Content::Thread(t) if !t.deleted => {
+                thread::mark_deleted(&mut conn, t.id, now).await?;
+            }
+            Content::Answer(a) if !a.deleted => {
+                thread::read_for_update(&mut conn, a.thread_id).await?;
+                answer::mark_deleted(&mut conn, a.id, now).await?;
+                thread::refresh_answer_counts(&mut conn, a.thread_id).await?;
+            }
+            _ => return Ok(()),
+        }
+        announce_if_local(&mut conn, settings, group, activity).await?;
+        Ok::<_, AppError>(())
+    });
+    outbox::wake();
+    result
+}
+
+/// A remote `Follow` of one of our groups: public groups accept at once and answer with
+/// `Accept`; others are not followed from outside.
+pub async fn follow_local_group(
+    db: &Db,
+    settings: &Settings,
+    group: &Community,
+    follower: &Person,
+    follow: &Value,
+) -> AppResult<()> {
+    if !group.local || group.visibility != Visibility::Public {
+        return Err(refused(
+            "community_not_federated",
+            "this community cannot be followed from other instances",
+        ));
+    }
+    let now = crate::db::now();
+    let follow_id = follow.get("id").and_then(Value::as_str).unwrap_or_default();
+    let result = crate::transaction!(db, |conn| {
+        let row =
+            community_follow::upsert(&mut conn, group.id, follower.id, FollowState::Accepted, now)
+                .await?;
+        community_follow::set_follow_ap_id(&mut conn, row.id, follow_id).await?;
+        activities::accept_follow(&mut conn, settings, group, follower, follow.clone()).await?;
+        Ok::<_, AppError>(())
+    });
+    outbox::wake();
+    result
+}
+
+/// `Undo(Follow)` of one of our groups.
+pub async fn unfollow_local_group(db: &Db, group: &Community, follower: &Person) -> AppResult<()> {
+    crate::transaction!(db, |conn| {
+        community_follow::delete(&mut conn, group.id, follower.id).await?;
+        Ok::<_, AppError>(())
+    })
+}
+
+/// The remote group answered our member's `Follow`: accepted, or rejected (removed).
+pub async fn follow_answered(
+    db: &Db,
+    group: &Community,
+    follower: &Person,
+    accepted: bool,
+) -> AppResult<()> {
+    let now = crate::db::now();
+    crate::transaction!(db, |conn| {
+        let Some(existing) = community_follow::read(&mut conn, group.id, follower.id).await? else {
+            return Ok(());
+        };
+        if accepted {
+            if existing.state != FollowState::Accepted {
+                community_follow::upsert(
+                    &mut conn,
+                    group.id,
+                    follower.id,
+                    FollowState::Accepted,
+                    now,
+                )
+                .await?;
+            }
+        } else {
+            community_follow::delete(&mut conn, group.id, follower.id).await?;
+        }
+        Ok::<_, AppError>(())
+    })
+}
+
+/// Tags as received, normalized; invalid ones are dropped, at most `MAX_TAGS` kept.
+pub fn clean_remote_tags(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut tags = Vec::new();
+    for name in names {
+        if let Ok(tag) = crate::content::normalize_tag(name.trim_start_matches('#'))
+            && !tags.contains(&tag)
+        {
+            tags.push(tag);
+        }
+        if tags.len() == MAX_TAGS {
+            break;
+        }
+    }
+    tags
+}
+
+/// Markdown rendered with our own renderer, so remote HTML never reaches pages unfiltered.
+pub fn render(markdown: &str) -> String {
+    markdown_to_html(markdown)
+}
+
+/// Whether any local member follows `group` (spec §6.1 rule 7: content of a remote group
+/// is taken only when someone here follows it).
+pub async fn has_local_followers(db: &Db, group: &Community) -> AppResult<bool> {
+    crate::with_conn!(db, |conn| {
+        community_follow::has_local_followers(&mut conn, group.id)
+            .await
+            .map_err(AppError::from)
+    })
+}
