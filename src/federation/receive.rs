@@ -368,8 +368,8 @@ async fn on_create_or_update(
 ) -> AppResult<()> {
     let mut object = object.clone();
     let object_id = link_id(&object).ok_or_else(|| bad("invalid_activity", "no object"))?;
-    if authority(&object_id).eq_ignore_ascii_case(&data.settings.domain) {
-        // Our own content coming back (announced by a remote group): we have it.
+    if via.is_some() && authority(&object_id).eq_ignore_ascii_case(&data.settings.domain) {
+        // Our own content coming back, announced by a remote group: we have it.
         return Ok(());
     }
     // An id only, or an object from a third origin announced by a group: fetch it from

@@ -1,0 +1,324 @@
+//! The inbox refuses what it cannot verify or must not accept, through real HTTP: a
+//! hand-made remote actor (served by this test) signs requests to a real instance.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use activitypub_federation::http_signatures::generate_actor_keypair;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use federation_tests::{TestInstance, backends};
+use lyceum::federation::signing::{SigningKey, signed_post_headers};
+use reqwest::Method;
+use serde_json::{Value, json};
+use url::Url;
+
+/// Two remote people, mallory and eve, each with their own key, on one loopback server.
+struct FakeRemote {
+    base: String,
+    mallory_key: SigningKey,
+    eve_key: SigningKey,
+    actor_fetches: Arc<AtomicUsize>,
+}
+
+#[derive(Clone)]
+struct Served {
+    base: String,
+    keys: Arc<Vec<(String, String)>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+async fn serve_actor(
+    State(s): State<Served>,
+    Path(name): Path<String>,
+) -> axum::response::Response {
+    s.fetches.fetch_add(1, Ordering::SeqCst);
+    let Some((_, pem)) = s.keys.iter().find(|(n, _)| *n == name) else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    let id = format!("{}/u/{name}", s.base);
+    let body = json!({
+        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+        "type": "Person",
+        "id": id,
+        "preferredUsername": name,
+        "inbox": format!("{id}/inbox"),
+        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": pem},
+    });
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/activity+json",
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+impl FakeRemote {
+    async fn start() -> FakeRemote {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind");
+        let base = format!(
+            "http://localhost:{}",
+            listener.local_addr().expect("addr").port()
+        );
+        let mallory = generate_actor_keypair().expect("keys");
+        let eve = generate_actor_keypair().expect("keys");
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let served = Served {
+            base: base.clone(),
+            keys: Arc::new(vec![
+                ("mallory".to_owned(), mallory.public_key.clone()),
+                ("eve".to_owned(), eve.public_key.clone()),
+            ]),
+            fetches: fetches.clone(),
+        };
+        let app = axum::Router::new()
+            .route("/u/{name}", axum::routing::get(serve_actor))
+            .with_state(served);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeRemote {
+            base,
+            mallory_key: SigningKey::from_pkcs8_pem(&mallory.private_key).expect("key"),
+            eve_key: SigningKey::from_pkcs8_pem(&eve.private_key).expect("key"),
+            actor_fetches: fetches,
+        }
+    }
+
+    fn mallory(&self) -> String {
+        format!("{}/u/mallory", self.base)
+    }
+
+    fn activity_id(&self, n: &str) -> String {
+        format!("{}/activities/{n}", self.base)
+    }
+}
+
+/// POSTs `body` to `inbox`, signed by `key` as `key_owner`, with the Digest of
+/// `signed_body` (equal to `body` unless a test tampers with it).
+async fn post_signed(
+    inbox: &str,
+    key: &SigningKey,
+    key_owner: &str,
+    signed_body: &[u8],
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let url = Url::parse(inbox).expect("inbox url");
+    let headers = signed_post_headers(key, key_owner, &url, signed_body).expect("signs");
+    let mut request = reqwest::Client::new().post(inbox).body(body);
+    for (name, value) in headers {
+        if name != "host" {
+            request = request.header(name, value);
+        }
+    }
+    let response = request.send().await.expect("inbox answers");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+async fn post_raw(inbox: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Value) {
+    let mut request = reqwest::Client::new().post(inbox).body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("inbox answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_refuses_what_it_cannot_verify() {
+    for backend in backends() {
+        let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
+        let alice = alpha.member("alice").await.expect("alice");
+        alice
+            .ok(
+                Method::POST,
+                "/communities",
+                Some(json!({"name": "rust", "title": "Rust", "kind": "qa"})),
+            )
+            .await;
+        let thread = alice
+            .ok(
+                Method::POST,
+                "/communities/rust/threads",
+                Some(json!({"title": "Alice's question", "body": "Mine."})),
+            )
+            .await;
+        let thread_ap_id = thread["ap_id"].as_str().expect("ap_id").to_owned();
+        let remote = FakeRemote::start().await;
+        let inbox = alpha.url("/inbox");
+        let group = alpha.url("/c/rust");
+        let json_type = ("content-type", "application/activity+json");
+        let follow = |id: &str| json!({"id": remote.activity_id(id), "type": "Follow", "actor": remote.mallory(), "object": group});
+
+        // Unsigned: 401, and the claimed actor is not even fetched.
+        let body = follow("f1").to_string().into_bytes();
+        let (status, err) = post_raw(&inbox, &[json_type], body.clone()).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (401, Some("signature_required"))
+        );
+        assert_eq!(remote.actor_fetches.load(Ordering::SeqCst), 0);
+
+        // RFC 9421 is not verified yet: 401 so senders fall back to draft-cavage.
+        let (status, err) = post_raw(
+            &inbox,
+            &[
+                json_type,
+                ("signature-input", "sig1=(\"@method\");created=1"),
+                ("signature", "sig1=:AAAA:"),
+            ],
+            body.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (401, Some("signature_unsupported"))
+        );
+
+        // Not JSON, too deep, too large, wrong media type.
+        let (status, _) = post_raw(&inbox, &[json_type], b"{not json".to_vec()).await;
+        assert_eq!(status, 400);
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let (status, _) = post_raw(&inbox, &[json_type], deep.into_bytes()).await;
+        assert_eq!(status, 400);
+        let (status, _) = post_raw(&inbox, &[json_type], vec![b' '; 2 * 1024 * 1024]).await;
+        assert_eq!(status, 413);
+        let (status, _) = post_raw(&inbox, &[("content-type", "text/plain")], body.clone()).await;
+        assert_eq!(status, 415);
+
+        // The activity id on another host than its actor.
+        let forged = json!({"id": "http://localhost:1/activities/x", "type": "Follow", "actor": remote.mallory(), "object": group});
+        let forged = forged.to_string().into_bytes();
+        let (status, err) = post_signed(
+            &inbox,
+            &remote.mallory_key,
+            &remote.mallory(),
+            &forged,
+            forged.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("origin_mismatch"))
+        );
+
+        // The body changed after signing: the Digest does not match.
+        let tampered = follow("f2").to_string().into_bytes();
+        let (status, err) = post_signed(
+            &inbox,
+            &remote.mallory_key,
+            &remote.mallory(),
+            &body,
+            tampered,
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (401, Some("digest_invalid"))
+        );
+
+        // Eve's key, claiming to be mallory.
+        let (status, err) = post_signed(
+            &inbox,
+            &remote.eve_key,
+            &remote.mallory(),
+            &body,
+            body.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (401, Some("signature_invalid"))
+        );
+        let members = alice.ok(Method::GET, "/communities/rust", None).await;
+        assert_eq!(members["member_count"], 1, "nothing refused had an effect");
+
+        // Properly signed: accepted; the same activity again has no second effect.
+        for _ in 0..2 {
+            let (status, err) = post_signed(
+                &inbox,
+                &remote.mallory_key,
+                &remote.mallory(),
+                &body,
+                body.clone(),
+            )
+            .await;
+            assert_eq!(status, 202, "{err}");
+        }
+        let members = alice.ok(Method::GET, "/communities/rust", None).await;
+        assert_eq!(members["member_count"], 2, "mallory joined once");
+
+        // A Create whose object lives on another host than the actor.
+        let create = json!({
+            "id": remote.activity_id("c1"), "type": "Create", "actor": remote.mallory(),
+            "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [group],
+            "object": {"id": "http://localhost:1/r/1", "type": "Note", "attributedTo": remote.mallory(),
+                       "inReplyTo": thread_ap_id, "content": "hi",
+                       "to": ["https://www.w3.org/ns/activitystreams#Public"]},
+        })
+        .to_string()
+        .into_bytes();
+        let (status, err) = post_signed(
+            &inbox,
+            &remote.mallory_key,
+            &remote.mallory(),
+            &create,
+            create.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (403, Some("origin_mismatch"))
+        );
+
+        // Updating or deleting alice's thread as mallory.
+        let update = json!({
+            "id": remote.activity_id("u1"), "type": "Update", "actor": remote.mallory(),
+            "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [group],
+            "object": {"id": thread_ap_id, "type": "Page", "attributedTo": remote.mallory(),
+                       "name": "Hijacked", "content": "x", "to": [group, "https://www.w3.org/ns/activitystreams#Public"]},
+        })
+        .to_string()
+        .into_bytes();
+        let (status, _) = post_signed(
+            &inbox,
+            &remote.mallory_key,
+            &remote.mallory(),
+            &update,
+            update.clone(),
+        )
+        .await;
+        assert_eq!(status, 403);
+        let delete = json!({
+            "id": remote.activity_id("d1"), "type": "Delete", "actor": remote.mallory(),
+            "to": [group, "https://www.w3.org/ns/activitystreams#Public"], "cc": [group],
+            "object": thread_ap_id,
+        })
+        .to_string()
+        .into_bytes();
+        let (status, err) = post_signed(
+            &inbox,
+            &remote.mallory_key,
+            &remote.mallory(),
+            &delete,
+            delete.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (403, Some("not_allowed"))
+        );
+        let kept = alice
+            .ok(Method::GET, &format!("/threads/{}", thread["id"]), None)
+            .await;
+        assert_eq!(kept["title"], "Alice's question");
+        assert_eq!(kept["deleted"], false);
+
+        alpha.stop().await.expect("alpha stops");
+    }
+}
