@@ -58,6 +58,10 @@ impl RunningServer {
             ctx.clone(),
             shutdown.child_token(),
         ));
+        workers.spawn(crate::federation::delivery::retry_pending_follows(
+            ctx.clone(),
+            shutdown.child_token(),
+        ));
         let server = tokio::spawn(
             axum::serve(
                 listener,

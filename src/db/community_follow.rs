@@ -132,3 +132,70 @@ pub async fn has_local_followers(conn: &mut DbConn<'_>, community_id: i64) -> Qu
     })?;
     Ok(count > 0)
 }
+
+/// Pending follows by local people of remote communities, oldest change first.
+pub async fn pending_remote(
+    conn: &mut DbConn<'_>,
+    limit: i64,
+) -> QueryResult<Vec<CommunityFollower>> {
+    use super::schema::{communities, persons};
+    on_conn!(conn, |c| {
+        community_follows::table
+            .inner_join(persons::table)
+            .inner_join(communities::table)
+            .filter(community_follows::state.eq(FollowState::Pending))
+            .filter(persons::local.eq(true))
+            .filter(communities::local.eq(false))
+            .order(community_follows::updated_at)
+            .limit(limit)
+            .select(CommunityFollower::as_select())
+            .load(c)
+            .await
+    })
+}
+
+/// Marks a follow as asked again now, with the id of the new `Follow`.
+pub async fn asked_again(
+    conn: &mut DbConn<'_>,
+    id: i64,
+    follow_ap_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    on_conn!(conn, |c| {
+        diesel::update(community_follows::table.find(id))
+            .set((
+                community_follows::follow_ap_id.eq(follow_ap_id),
+                community_follows::updated_at.eq(now),
+            ))
+            .execute(c)
+            .await
+    })?;
+    Ok(())
+}
+
+/// Local people's pending follows of `community` become accepted (the group's Announce
+/// reached us, so it counts us among its followers). Returns how many changed.
+pub async fn accept_pending(
+    conn: &mut DbConn<'_>,
+    community_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    use super::schema::persons;
+    let local_people = persons::table
+        .filter(persons::local.eq(true))
+        .select(persons::id);
+    on_conn!(conn, |c| {
+        diesel::update(
+            community_follows::table
+                .filter(community_follows::community_id.eq(community_id))
+                .filter(community_follows::state.eq(FollowState::Pending))
+                .filter(community_follows::person_id.eq_any(local_people)),
+        )
+        .set((
+            community_follows::state.eq(FollowState::Accepted),
+            community_follows::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await
+    })
+}

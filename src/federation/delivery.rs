@@ -29,6 +29,24 @@ const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(2);
 /// Look for due retries at least this often even when nothing wakes the worker.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
+/// How often pending follows of remote groups are checked for asking again.
+const FOLLOW_RETRY_CHECK: Duration = Duration::from_secs(10);
+
+/// Asks remote groups again for follows that stay pending, until `shutdown`.
+pub async fn retry_pending_follows(ctx: AppContext, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(FOLLOW_RETRY_CHECK) => {}
+        }
+        match crate::service::remote::resend_pending_follows(&ctx.db, &ctx.settings).await {
+            Ok(0) => {}
+            Ok(asked) => tracing::info!(asked, "asked remote groups again for pending follows"),
+            Err(err) => tracing::warn!(error = %err, "cannot retry pending follows"),
+        }
+    }
+}
+
 /// Runs until `shutdown` is cancelled.
 pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
     let client = match super::config::http_client(&ctx) {

@@ -180,14 +180,17 @@ fn convert_post(json: &Value, group_name: Option<&str>) -> AppResult<RemotePost>
         (_, Some(media)) if media == "text/markdown" => page.content.clone().unwrap_or_default(),
         _ => html_to_text(page.content.as_deref().unwrap_or_default()),
     };
-    let title = match page
+    let (title, markdown) = match page
         .name
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty())
     {
-        Some(name) => name.to_owned(),
-        None => derive_title(&markdown, group_name),
+        Some(name) => (name.to_owned(), markdown),
+        None => (
+            derive_title(&markdown, group_name),
+            strip_leading_mention(&markdown, group_name),
+        ),
     };
     let title: String = title.chars().take(200).collect();
     let tags = page.tag.iter().filter_map(|t| match t {
@@ -232,24 +235,35 @@ fn html_to_text(html: &str) -> String {
         .to_owned()
 }
 
-/// A title for a post without `name` (Mastodon): its first line without the group mention.
+/// The text without a leading `@group` or `@group@domain` mention (how Mastodon users
+/// address a group), as spec §7.2 asks for the title and the first paragraph.
+fn strip_leading_mention(text: &str, group_name: Option<&str>) -> String {
+    let trimmed = text.trim_start();
+    let Some(name) = group_name else {
+        return text.to_owned();
+    };
+    let Some(rest) = trimmed.strip_prefix('@') else {
+        return text.to_owned();
+    };
+    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    let handle = rest[..end].split('@').next().unwrap_or_default();
+    if handle.eq_ignore_ascii_case(name) {
+        rest[end..].trim_start().to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A title for a post without `name` (Mastodon): its first line without the group mention,
+/// at most 200 characters.
 fn derive_title(text: &str, group_name: Option<&str>) -> String {
+    let text = strip_leading_mention(text, group_name);
     let first = text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or_default();
-    let mut title = first.to_owned();
-    if let Some(name) = group_name {
-        for mention in [format!("@{name}")] {
-            if let Some(start) = title.find(&mention) {
-                let end = title[start..]
-                    .find(char::is_whitespace)
-                    .map_or(title.len(), |e| start + e);
-                title.replace_range(start..end, "");
-            }
-        }
-    }
+    let title: String = first.chars().take(200).collect();
     let title = title.trim().to_owned();
     if title.is_empty() {
         "(untitled)".to_owned()
@@ -734,6 +748,7 @@ async fn on_announce(actor: &Url, object: &Value, data: &Fed) -> AppResult<()> {
             "the announced activity's id is not on its actor's host",
         ));
     }
+    remote::group_announced(&data.db, &group).await?;
     if !remote::has_local_followers(&data.db, &group).await? {
         return Ok(());
     }
@@ -757,4 +772,81 @@ async fn on_announce(actor: &Url, object: &Value, data: &Fed) -> AppResult<()> {
         .map_err(AppError::from));
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::federation::protocol::fixtures;
+    use serde_json::json;
+
+    fn fixture(path: &str) -> Value {
+        let text = std::fs::read_to_string(fixtures::root().join(path)).expect("fixture");
+        serde_json::from_str(&text).expect("json")
+    }
+
+    #[test]
+    fn a_mastodon_note_mentioning_a_group_becomes_a_titled_thread() {
+        let note = fixture("mastodon/objects/page.json");
+        assert!(is_public(&note));
+        let groups = group_candidates(&note);
+        assert!(
+            groups
+                .iter()
+                .any(|g| g.as_str() == "https://enterprise.lemmy.ml/c/tenforward"),
+            "{groups:?}"
+        );
+        let post = convert_post(&note, Some("tenforward")).expect("converts");
+        assert_eq!(post.title, "Variable never resetting at refresh");
+        assert!(
+            post.body.starts_with("Variable never resetting"),
+            "{}",
+            post.body
+        );
+        assert!(
+            post.body.contains("I'm using a variable"),
+            "entities decoded: {}",
+            post.body
+        );
+        assert_eq!(
+            attributed_to(&note).map(String::from).as_deref(),
+            Some("https://masto.qa.urbanwildlife.biz/users/mastodon")
+        );
+    }
+
+    #[test]
+    fn a_lemmy_page_keeps_its_markdown_source_and_name() {
+        let create = fixture("lemmy/activities/create_or_update/create_page.json");
+        let post = convert_post(&create["object"], None).expect("converts");
+        let source = create["object"]["source"]["content"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(post.body, source);
+        assert_eq!(post.title, create["object"]["name"].as_str().expect("name"));
+    }
+
+    #[test]
+    fn titles_are_derived_from_the_first_line_without_the_mention() {
+        assert_eq!(derive_title("@rust hello\nmore", Some("rust")), "hello");
+        assert_eq!(
+            derive_title("@rust@acme.example hello", Some("RUST")),
+            "hello"
+        );
+        assert_eq!(derive_title("@other hello", Some("rust")), "@other hello");
+        assert_eq!(derive_title("", None), "(untitled)");
+        assert_eq!(derive_title(&"x".repeat(500), None).chars().count(), 200);
+        assert_eq!(
+            html_to_text("<p>a &amp; b</p><p>c<br>d</p>"),
+            "a & b\n\nc\nd"
+        );
+    }
+
+    #[test]
+    fn addressing_is_public_only_with_the_public_collection() {
+        assert!(is_public(&json!({"to": "as:Public"})));
+        assert!(is_public(&json!({"cc": [super::super::PUBLIC]})));
+        assert!(!is_public(
+            &json!({"to": ["https://a.example/u/x/followers"]})
+        ));
+    }
 }

@@ -481,3 +481,174 @@ pub async fn has_local_followers(db: &Db, group: &Community) -> AppResult<bool> 
             .map_err(AppError::from)
     })
 }
+
+/// A follow of a remote group still pending after this long is asked again.
+const FIRST_FOLLOW_RETRY: chrono::Duration = chrono::Duration::seconds(30);
+/// Asking again stops this long after the first Follow.
+const FOLLOW_RETRY_FOR: chrono::Duration = chrono::Duration::days(7);
+
+/// Sends a new `Follow` (new id: receivers drop ids they have seen) for each pending follow
+/// of a remote group whose wait has doubled since it was last asked: after 30 s, 1 min,
+/// 2 min ... at most daily, for a week (spec §16: a Lemmy 0.19 Accept can be lost).
+/// Returns how many were asked again.
+pub async fn resend_pending_follows(db: &Db, settings: &Settings) -> AppResult<usize> {
+    let now = crate::db::now();
+    let pending = crate::with_conn!(db, |conn| community_follow::pending_remote(&mut conn, 100)
+        .await
+        .map_err(AppError::from))?;
+    let mut asked = 0;
+    for follow in pending {
+        let waited = now - follow.updated_at;
+        let interval = (follow.updated_at - follow.created_at)
+            .clamp(FIRST_FOLLOW_RETRY, chrono::Duration::days(1));
+        if waited < interval || now - follow.created_at > FOLLOW_RETRY_FOR {
+            continue;
+        }
+        crate::transaction!(db, |conn| {
+            let group = crate::db::community::read(&mut conn, follow.community_id).await?;
+            let follower = crate::db::person::read(&mut conn, follow.person_id).await?;
+            let id = activities::follow(&mut conn, settings, &follower, &group).await?;
+            community_follow::asked_again(&mut conn, follow.id, &id, now).await?;
+            Ok::<_, AppError>(())
+        })?;
+        asked += 1;
+    }
+    if asked > 0 {
+        outbox::wake();
+    }
+    Ok(asked)
+}
+
+/// An `Announce` from a remote group proves it counts us as followers: pending follows of
+/// it by our members are accepted (spec §16).
+pub async fn group_announced(db: &Db, group: &Community) -> AppResult<()> {
+    let now = crate::db::now();
+    crate::with_conn!(db, |conn| community_follow::accept_pending(
+        &mut conn, group.id, now
+    )
+    .await
+    .map_err(AppError::from))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::community::RemoteCommunityForm;
+    use crate::db::types::AccountRole;
+    use crate::testing::{TestApi, execute_sql, for_each_backend, test_settings};
+
+    async fn remote_group(db: &Db) -> Community {
+        let now = crate::db::now();
+        let result = async {
+            crate::transaction!(db, |conn| {
+                let instance =
+                    crate::db::instance::ensure_remote(&mut conn, "remote.example", now).await?;
+                crate::db::community::upsert_remote(
+                    &mut conn,
+                    &RemoteCommunityForm {
+                        ap_id: "https://remote.example/c/ops".to_owned(),
+                        local: false,
+                        instance_id: instance.id,
+                        name: "ops".to_owned(),
+                        name_lower: "ops".to_owned(),
+                        title: "Ops".to_owned(),
+                        description: None,
+                        description_html: None,
+                        kind: CommunityKind::Discussion,
+                        visibility: Visibility::Public,
+                        posting_restricted_to_mods: false,
+                        inbox_url: "https://remote.example/c/ops/inbox".to_owned(),
+                        shared_inbox_url: Some("https://remote.example/inbox".to_owned()),
+                        followers_url: None,
+                        moderators_url: None,
+                        featured_url: None,
+                        public_key_pem: "unused".to_owned(),
+                        deleted: false,
+                        published: now,
+                        updated: None,
+                        last_refreshed_at: now,
+                    },
+                )
+                .await
+                .map_err(AppError::from)
+            })
+        };
+        result.await.expect("remote group")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pending_follows_are_asked_again_with_new_ids_then_accepted_by_an_announce() {
+        for_each_backend(async |db| {
+            let api = TestApi::new(db.clone(), test_settings()).await;
+            api.create_user("ann", AccountRole::Member).await;
+            let token = api.login("ann").await;
+            let group = remote_group(&db).await;
+            let followed = api
+                .call(
+                    "POST",
+                    "/api/v1/communities/ops@remote.example/follow",
+                    Some(&token),
+                    None,
+                )
+                .await;
+            assert_eq!(followed.body["follow_state"], "pending", "{followed:?}");
+            let follows = |db: Db| async move {
+                let rows = async {
+                    crate::with_conn!(&db, |conn| {
+                        crate::db::outbox::recent_activities(&mut conn, 50)
+                            .await
+                            .map_err(AppError::from)
+                    })
+                };
+                rows.await
+                    .expect("outbox")
+                    .into_iter()
+                    .filter(|a| a.kind == "Follow")
+                    .map(|a| a.ap_id)
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(follows(db.clone()).await.len(), 1, "the first Follow");
+            let settings = test_settings();
+            assert_eq!(
+                resend_pending_follows(&db, &settings).await.expect("runs"),
+                0,
+                "too early"
+            );
+            // Ten minutes pass.
+            let past =
+                (crate::db::now() - chrono::Duration::minutes(10)).format("%Y-%m-%d %H:%M:%S");
+            execute_sql(
+                &db,
+                &format!(
+                    "UPDATE community_follows SET created_at = '{past}', updated_at = '{past}'"
+                ),
+            )
+            .await;
+            assert_eq!(
+                resend_pending_follows(&db, &settings).await.expect("runs"),
+                1
+            );
+            assert_eq!(
+                resend_pending_follows(&db, &settings).await.expect("runs"),
+                0,
+                "not twice"
+            );
+            let sent = follows(db.clone()).await;
+            assert_eq!(sent.len(), 2);
+            assert_ne!(sent[0], sent[1], "a new id each time");
+
+            group_announced(&db, &group).await.expect("accepts");
+            let state = api
+                .call(
+                    "GET",
+                    "/api/v1/communities/ops@remote.example",
+                    Some(&token),
+                    None,
+                )
+                .await;
+            assert_eq!(state.body["follow_state"], "accepted", "{state:?}");
+        })
+        .await;
+    }
+}
