@@ -303,3 +303,106 @@ async fn two_instances_exchange_a_whole_question() {
         beta.stop().await.expect("beta stops");
     }
 }
+
+/// FEP-1b12 relaying: what beta's member posts into alpha's community reaches gamma through
+/// alpha's Announce (gamma fetches the thread from beta, its origin), gamma's answer reaches
+/// beta the same way, and votes from two instances add up on all three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_relays_members_activity_to_every_follower_instance() {
+    for backend in backends() {
+        let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
+        let beta = TestInstance::start("beta", backend).await.expect("beta");
+        let gamma = TestInstance::start("gamma", backend).await.expect("gamma");
+        let alice = alpha.member("alice").await.expect("alice");
+        let bob = beta.member("bob").await.expect("bob");
+        let carol = gamma.member("carol").await.expect("carol");
+        alice
+            .ok(
+                Method::POST,
+                "/communities",
+                Some(json!({"name": "rust", "title": "Rust help", "kind": "qa"})),
+            )
+            .await;
+        let rust_on_beta = follow_remote(&bob, "rust", &alpha).await;
+        let rust_on_gamma = follow_remote(&carol, "rust", &alpha).await;
+
+        let posted = bob
+            .ok(
+                Method::POST,
+                &format!("/communities/{rust_on_beta}/threads"),
+                Some(
+                    json!({"title": "Why does my future not run?", "body": "It is never awaited."}),
+                ),
+            )
+            .await;
+        let ap_id = posted["ap_id"].as_str().expect("ap_id").to_owned();
+        let on_gamma = thread_by_ap_id(&carol, &rust_on_gamma, &ap_id).await;
+        assert_eq!(on_gamma["author"], format!("bob@{}", beta.domain()));
+        assert_eq!(on_gamma["body"], "It is never awaited.");
+        let on_alpha = thread_by_ap_id(&alice, "rust", &ap_id).await;
+        let gamma_id = on_gamma["id"].as_i64().expect("id");
+        let alpha_id = on_alpha["id"].as_i64().expect("id");
+        let beta_id = posted["id"].as_i64().expect("id");
+
+        let answered = carol
+            .ok(
+                Method::POST,
+                &format!("/threads/{gamma_id}/answers"),
+                Some(json!({"body": "Futures are lazy: `.await` it."})),
+            )
+            .await;
+        let answer_ap_id = answered["ap_id"].as_str().expect("ap_id").to_owned();
+        let has_answer = |t: &Value| {
+            t["answers"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["ap_id"] == answer_ap_id))
+        };
+        eventually(
+            &bob,
+            &format!("/threads/{beta_id}"),
+            "carol's answer reaches beta",
+            has_answer,
+        )
+        .await;
+        eventually(
+            &alice,
+            &format!("/threads/{alpha_id}"),
+            "carol's answer reaches alpha",
+            has_answer,
+        )
+        .await;
+
+        // alice (alpha) and carol (gamma) upvote bob's question: 2 on every instance.
+        alice
+            .ok(
+                Method::POST,
+                &format!("/threads/{alpha_id}/vote"),
+                Some(json!({"score": 1})),
+            )
+            .await;
+        carol
+            .ok(
+                Method::POST,
+                &format!("/threads/{gamma_id}/vote"),
+                Some(json!({"score": 1})),
+            )
+            .await;
+        for (member, id, name) in [
+            (&alice, alpha_id, "alpha"),
+            (&bob, beta_id, "beta"),
+            (&carol, gamma_id, "gamma"),
+        ] {
+            eventually(
+                member,
+                &format!("/threads/{id}"),
+                &format!("score 2 on {name}"),
+                |t| t["score"] == 2,
+            )
+            .await;
+        }
+
+        alpha.stop().await.expect("alpha stops");
+        beta.stop().await.expect("beta stops");
+        gamma.stop().await.expect("gamma stops");
+    }
+}

@@ -18,6 +18,7 @@ struct FakeRemote {
     base: String,
     mallory_key: SigningKey,
     eve_key: SigningKey,
+    group_key: SigningKey,
     actor_fetches: Arc<AtomicUsize>,
 }
 
@@ -32,17 +33,29 @@ async fn serve_actor(
     State(s): State<Served>,
     Path(name): Path<String>,
 ) -> axum::response::Response {
+    actor_json(&s, "u", "Person", &name)
+}
+
+async fn serve_group(
+    State(s): State<Served>,
+    Path(name): Path<String>,
+) -> axum::response::Response {
+    actor_json(&s, "c", "Group", &name)
+}
+
+fn actor_json(s: &Served, segment: &str, kind: &str, name: &str) -> axum::response::Response {
     s.fetches.fetch_add(1, Ordering::SeqCst);
     let Some((_, pem)) = s.keys.iter().find(|(n, _)| *n == name) else {
         return axum::http::StatusCode::NOT_FOUND.into_response();
     };
-    let id = format!("{}/u/{name}", s.base);
+    let id = format!("{}/{segment}/{name}", s.base);
     let body = json!({
         "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-        "type": "Person",
+        "type": kind,
         "id": id,
         "preferredUsername": name,
         "inbox": format!("{id}/inbox"),
+        "endpoints": {"sharedInbox": format!("{}/inbox", s.base)},
         "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": pem},
     });
     (
@@ -66,23 +79,30 @@ impl FakeRemote {
         );
         let mallory = generate_actor_keypair().expect("keys");
         let eve = generate_actor_keypair().expect("keys");
+        let evil = generate_actor_keypair().expect("keys");
         let fetches = Arc::new(AtomicUsize::new(0));
         let served = Served {
             base: base.clone(),
             keys: Arc::new(vec![
                 ("mallory".to_owned(), mallory.public_key.clone()),
                 ("eve".to_owned(), eve.public_key.clone()),
+                ("evil".to_owned(), evil.public_key.clone()),
             ]),
             fetches: fetches.clone(),
         };
         let app = axum::Router::new()
-            .route("/u/{name}", axum::routing::get(serve_actor))
+                        .route("/u/{name}", axum::routing::get(serve_actor))
+            .route("/c/{name}", axum::routing::get(serve_group))
+            // Deliveries to the fake group (alpha's Follow) are taken and dropped.
+            .route("/inbox", axum::routing::post(|| async { axum::http::StatusCode::ACCEPTED }))
+            .route("/c/{name}/inbox", axum::routing::post(|| async { axum::http::StatusCode::ACCEPTED }))
             .with_state(served);
         tokio::spawn(async move { axum::serve(listener, app).await });
         FakeRemote {
             base,
             mallory_key: SigningKey::from_pkcs8_pem(&mallory.private_key).expect("key"),
             eve_key: SigningKey::from_pkcs8_pem(&eve.private_key).expect("key"),
+            group_key: SigningKey::from_pkcs8_pem(&evil.private_key).expect("key"),
             actor_fetches: fetches,
         }
     }
@@ -318,6 +338,88 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
             .await;
         assert_eq!(kept["title"], "Alice's question");
         assert_eq!(kept["deleted"], false);
+
+        // A group alice follows announces a reply into *alpha's* community: refused, since
+        // a group only vouches for activities about its own content (spec §6.1 rule 6).
+        let evil = format!("{}/c/evil", remote.base);
+        let resolved = alice
+            .ok(Method::GET, &format!("/resolve?q={evil}"), None)
+            .await;
+        assert_eq!(resolved["type"], "community", "{resolved}");
+        let handle = resolved["handle"].as_str().expect("handle").to_owned();
+        alice
+            .ok(Method::POST, &format!("/communities/{handle}/follow"), None)
+            .await;
+        let announce = json!({
+            "id": format!("{}/activities/a1", remote.base), "type": "Announce", "actor": evil,
+            "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [format!("{evil}/followers")],
+            "object": {
+                "id": remote.activity_id("c2"), "type": "Create", "actor": remote.mallory(),
+                "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [evil],
+                "object": {"id": format!("{}/r/2", remote.base), "type": "Note",
+                           "attributedTo": remote.mallory(), "inReplyTo": thread_ap_id,
+                           "content": "smuggled", "to": ["https://www.w3.org/ns/activitystreams#Public"]},
+            },
+        })
+        .to_string()
+        .into_bytes();
+        let (status, err) = post_signed(
+            &inbox,
+            &remote.group_key,
+            &evil,
+            &announce,
+            announce.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (403, Some("wrong_group"))
+        );
+        let kept = alice
+            .ok(Method::GET, &format!("/threads/{}", thread["id"]), None)
+            .await;
+        assert_eq!(kept["answer_count"], 0, "{kept}");
+
+        // A Mastodon-style note mentioning the group becomes a thread with a derived title.
+        let note = json!({
+            "id": remote.activity_id("c3"), "type": "Create", "actor": remote.mallory(),
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "cc": [format!("{}/followers", remote.mallory()), group],
+            "object": {"id": format!("{}/statuses/3", remote.mallory()), "type": "Note",
+                       "attributedTo": remote.mallory(), "inReplyTo": null,
+                       "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                       "cc": [format!("{}/followers", remote.mallory()), group],
+                       "tag": [{"type": "Mention", "href": group, "name": "@rust@alpha"}],
+                       "content": "<p><span class=\"h-card\"><a href=\"x\" class=\"u-url mention\">@<span>rust</span></a></span> Borrow checker and async closures?</p><p>Details &amp; more.</p>"},
+        })
+        .to_string()
+        .into_bytes();
+        let (status, err) = post_signed(
+            &inbox,
+            &remote.mallory_key,
+            &remote.mallory(),
+            &note,
+            note.clone(),
+        )
+        .await;
+        assert_eq!(status, 202, "{err}");
+        let list = alice
+            .ok(Method::GET, "/communities/rust/threads?sort=new", None)
+            .await;
+        let made = &list["threads"][0];
+        assert_eq!(
+            made["title"], "Borrow checker and async closures?",
+            "{list}"
+        );
+        assert_eq!(made["local"], false);
+        assert_eq!(
+            made["body"],
+            "Borrow checker and async closures?\n\nDetails & more."
+        );
+        assert_eq!(
+            made["author"],
+            format!("mallory@{}", remote.base.trim_start_matches("http://"))
+        );
 
         alpha.stop().await.expect("alpha stops");
     }
