@@ -123,6 +123,12 @@ impl TestInstance {
             created.status(),
             created.text().await?
         );
+        self.sign_in(username).await
+    }
+
+    /// Signs in through `POST /api/v1/auth/login`.
+    pub async fn sign_in(&self, username: &str) -> anyhow::Result<Member> {
+        let client = reqwest::Client::new();
         let login: serde_json::Value = client
             .post(self.url("/api/v1/auth/login"))
             .json(&serde_json::json!({"username": username, "password": PASSWORD}))
@@ -140,6 +146,27 @@ impl TestInstance {
             token,
             client,
         })
+    }
+
+    /// Creates an admin account as an operator does with `lyceum admin create-user --admin`
+    /// (the same service call), then signs in through the API.
+    pub async fn admin(&self, username: &str) -> anyhow::Result<Member> {
+        lyceum::service::accounts::create_account(
+            &self.server.ctx.db,
+            &self.server.ctx.public_url(),
+            lyceum::service::accounts::NewAccount {
+                username: username.to_owned(),
+                password: PASSWORD.to_owned(),
+                email: None,
+                role: lyceum::db::types::AccountRole::Admin,
+                status: lyceum::db::types::AccountStatus::Active,
+                application_answer: None,
+                invite_code: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.sign_in(username).await
     }
 
     /// This instance's domain, as handles name it.

@@ -421,6 +421,53 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
             format!("mallory@{}", remote.base.trim_start_matches("http://"))
         );
 
+        // An admin blocks the sender's domain: its activities get 403 before anything is
+        // fetched, and nothing is fetched from it.
+        let root = alpha.admin("root").await.expect("admin");
+        let (status, body) = root
+            .call(
+                Method::PUT,
+                "/admin/federation/blocks/localhost",
+                Some(json!({"reason": "test"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let fetches_before = remote.actor_fetches.load(Ordering::SeqCst);
+        let blocked = follow("f9").to_string().into_bytes();
+        let (status, err) = post_signed(
+            &inbox,
+            &remote.mallory_key,
+            &remote.mallory(),
+            &blocked,
+            blocked.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (403, Some("domain_blocked"))
+        );
+        let (status, err) = alice
+            .get(&format!("/resolve?q={}/u/eve", remote.base))
+            .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (403, Some("url_refused")),
+            "{err}"
+        );
+        assert_eq!(remote.actor_fetches.load(Ordering::SeqCst), fetches_before);
+        let (status, _) = alice
+            .call(
+                Method::PUT,
+                "/admin/federation/blocks/localhost",
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, 403, "members do not block domains");
+        let (status, _) = root
+            .call(Method::DELETE, "/admin/federation/blocks/localhost", None)
+            .await;
+        assert_eq!(status, 204);
+
         alpha.stop().await.expect("alpha stops");
     }
 }

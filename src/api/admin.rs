@@ -13,6 +13,7 @@ use super::accounts::AccountView;
 use super::auth::Auth;
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::context::AppContext;
+use crate::db::domain_block::DomainBlock;
 use crate::db::invite::Invite;
 use crate::db::local_account::AccountRow;
 use crate::db::types::{AccountRole, AccountStatus};
@@ -91,6 +92,8 @@ pub fn routes() -> OpenApiRouter<AppContext> {
         .routes(routes!(set_role))
         .routes(routes!(list_invites, create_invite))
         .routes(routes!(revoke_invite))
+        .routes(routes!(list_domain_blocks))
+        .routes(routes!(block_domain, unblock_domain))
 }
 
 /// Local accounts, newest first (admins). `?status=pending` lists the applications.
@@ -275,6 +278,85 @@ async fn revoke_invite(
             .await?
             .into(),
     ))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockRequest {
+    /// Why; shown to admins.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DomainBlockView {
+    pub domain: String,
+    pub reason: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+impl From<DomainBlock> for DomainBlockView {
+    fn from(block: DomainBlock) -> DomainBlockView {
+        DomainBlockView {
+            domain: block.domain,
+            reason: block.reason,
+            created_at: block.created_at,
+        }
+    }
+}
+
+/// Blocked domains (admins and instance moderators).
+#[utoipa::path(get, path = "/admin/federation/blocks", tag = "admin",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, body = Vec<DomainBlockView>),
+        (status = 403, description = "Not staff", body = ErrorBody),
+    ))]
+async fn list_domain_blocks(
+    State(ctx): State<AppContext>,
+    Auth(session): Auth,
+) -> AppResult<Json<Vec<DomainBlockView>>> {
+    let blocks = admin_service::list_domain_blocks(&ctx.db, &session).await?;
+    Ok(Json(blocks.into_iter().map(Into::into).collect()))
+}
+
+/// Block a domain and its subdomains: no fetches, no deliveries, its activities refused.
+#[utoipa::path(put, path = "/admin/federation/blocks/{domain}", tag = "admin",
+    security(("bearer" = []), ("session" = [])),
+    params(("domain" = String, Path, description = "a host name, e.g. `spam.example`")),
+    request_body = BlockRequest,
+    responses(
+        (status = 200, body = DomainBlockView),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "Not a host name", body = ErrorBody),
+    ))]
+async fn block_domain(
+    State(ctx): State<AppContext>,
+    Auth(session): Auth,
+    ApiPath(domain): ApiPath<String>,
+    ApiJson(req): ApiJson<BlockRequest>,
+) -> AppResult<Json<DomainBlockView>> {
+    let block =
+        admin_service::block_domain(&ctx.db, &session, &domain, req.reason.as_deref()).await?;
+    Ok(Json(block.into()))
+}
+
+/// Lift a domain block.
+#[utoipa::path(delete, path = "/admin/federation/blocks/{domain}", tag = "admin",
+    security(("bearer" = []), ("session" = [])),
+    params(("domain" = String, Path, description = "a blocked host name")),
+    responses(
+        (status = 204, description = "Unblocked"),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "Not blocked", body = ErrorBody),
+    ))]
+async fn unblock_domain(
+    State(ctx): State<AppContext>,
+    Auth(session): Auth,
+    ApiPath(domain): ApiPath<String>,
+) -> AppResult<StatusCode> {
+    admin_service::unblock_domain(&ctx.db, &session, &domain).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod auth_token;
 pub mod community;
 pub mod community_follow;
 pub mod community_moderator;
+pub mod domain_block;
 pub mod instance;
 pub mod invite;
 pub mod local_account;
@@ -300,6 +301,7 @@ pub(crate) fn schema_columns() -> Vec<(&'static str, Vec<&'static str>)> {
         thread_revisions,
         answer_revisions,
         mentions,
+        domain_blocks,
     )
 }
 

@@ -297,6 +297,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    domain_blocks {
+        id -> BigInt,
+        domain -> Text,
+        reason -> Nullable<Text>,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(thread_revisions -> threads (thread_id));
 diesel::joinable!(thread_revisions -> persons (editor_id));
 diesel::joinable!(answer_revisions -> answers (answer_id));
@@ -347,4 +357,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     thread_revisions,
     answer_revisions,
     mentions,
+    domain_blocks,
 );

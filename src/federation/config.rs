@@ -35,7 +35,10 @@ pub async fn build(ctx: &AppContext) -> anyhow::Result<FederationConfig<AppConte
         .http_signature_compat(true)
         .request_timeout(REQUEST_TIMEOUT)
         .signed_fetch_actor(&instance_actor)
-        .url_verifier(Box::new(UrlPolicy { debug }))
+        .url_verifier(Box::new(UrlPolicy {
+            debug,
+            db: ctx.db.clone(),
+        }))
         .debug(debug)
         .build()
         .await?;
@@ -61,10 +64,12 @@ pub fn http_client(ctx: &AppContext) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-/// Refuses URLs by scheme and host before a request is made (`url_guard::check_url`).
+/// Refuses URLs by scheme and host before a request is made (`url_guard::check_url`), and
+/// URLs on domains an admin blocked.
 #[derive(Clone)]
 struct UrlPolicy {
     debug: bool,
+    db: crate::db::Db,
 }
 
 #[async_trait]
@@ -75,7 +80,17 @@ impl UrlVerifier for UrlPolicy {
             activitypub_federation::error::Error::UrlVerificationError(
                 "the address is not a public https URL",
             )
-        })
+        })?;
+        let host = url.host_str().unwrap_or_default();
+        match crate::service::admin::is_domain_blocked(&self.db, host).await {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(activitypub_federation::error::Error::UrlVerificationError(
+                "the domain is blocked by this instance",
+            )),
+            Err(_) => Err(activitypub_federation::error::Error::UrlVerificationError(
+                "the block list could not be read",
+            )),
+        }
     }
 }
 

@@ -178,6 +178,10 @@ impl Worker {
         if let Err(refusal) = url_guard::check_url(&inbox, self.ctx.settings.federation.debug) {
             return final_failure(None, format!("inbox URL refused: {refusal}"));
         }
+        let host = inbox.host_str().unwrap_or_default();
+        if let Ok(true) = crate::service::admin::is_domain_blocked(&self.ctx.db, host).await {
+            return final_failure(None, "the domain is blocked".to_owned());
+        }
         let key = match self.key_of(&activity.actor_ap_id).await {
             Ok(key) => key,
             Err(err) => return final_failure(None, format!("cannot sign: {}", err.message)),

@@ -59,6 +59,14 @@ pub async fn enqueue(
         .collect();
     targets.sort();
     targets.dedup();
+    let mut allowed = Vec::with_capacity(targets.len());
+    for (domain, inbox) in targets {
+        let host = domain.split(':').next().unwrap_or_default();
+        if !crate::db::domain_block::is_blocked(conn, host).await? {
+            allowed.push((domain, inbox));
+        }
+    }
+    let targets = allowed;
     if targets.is_empty() {
         return Ok(());
     }

@@ -738,6 +738,12 @@ async fn on_announce(actor: &Url, object: &Value, data: &Fed) -> AppResult<()> {
         // Our own member's activity coming back from the group: already applied here.
         return Ok(());
     }
+    if crate::service::admin::is_domain_blocked(&data.db, &authority(&inner_actor)).await? {
+        return Err(forbidden(
+            "domain_blocked",
+            "the announced activity comes from a blocked domain",
+        ));
+    }
     let inner_id = object
         .get("id")
         .and_then(link_id)
