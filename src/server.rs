@@ -32,7 +32,7 @@ pub fn router(ctx: AppContext, federation: FederationConfig<AppContext>) -> Rout
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api)
-        .merge(crate::federation::http::routes())
+        .merge(crate::federation::http::routes(&ctx))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(ctx)

@@ -80,6 +80,10 @@ pub struct FederationSettings {
     /// Development only: allows `http://` and `localhost:PORT` peers. Refused unless the
     /// domain is `localhost[:port]`.
     pub debug: bool,
+    /// Authorized fetch: ActivityPub JSON of communities, people, threads and answers is
+    /// served only to requests signed by a remote actor (the instance actor, WebFinger and
+    /// NodeInfo stay public). Pages for browsers are unaffected.
+    pub require_signed_fetch: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -37,6 +37,15 @@ impl TestInstance {
     /// Starts an instance called `name` on a fresh database of `backend`. Its domain is
     /// `localhost:<port>` with federation debug on, as in development.
     pub async fn start(name: &str, backend: Backend) -> anyhow::Result<TestInstance> {
+        TestInstance::start_with(name, backend, |_| {}).await
+    }
+
+    /// Like `start`, with settings changed by `configure` first.
+    pub async fn start_with(
+        name: &str,
+        backend: Backend,
+        configure: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<TestInstance> {
         // The port must be known before the domain is, so reserve one first.
         let port = {
             let probe = std::net::TcpListener::bind(("127.0.0.1", 0))?;
@@ -58,6 +67,7 @@ impl TestInstance {
         };
         settings.database.url = database.url.clone();
         settings.federation.debug = true;
+        configure(&mut settings);
         let server = RunningServer::start(settings).await?;
         Ok(TestInstance {
             name: name.to_owned(),

@@ -22,15 +22,8 @@ use crate::db::{
 use crate::error::{AppError, AppResult};
 use crate::settings::RegistrationMode;
 
-pub fn routes() -> Router<AppContext> {
-    Router::new()
-        .route("/.well-known/webfinger", get(webfinger))
-        .route("/.well-known/nodeinfo", get(nodeinfo_links))
-        .route("/nodeinfo/2.0", get(nodeinfo_20))
-        .route("/nodeinfo/2.0.json", get(nodeinfo_20))
-        .route("/nodeinfo/2.1", get(nodeinfo_21))
-        .route("/nodeinfo/2.1.json", get(nodeinfo_21))
-        .route("/actor", get(instance_actor))
+pub fn routes(ctx: &AppContext) -> Router<AppContext> {
+    let objects = Router::new()
         .route("/c/{name}", get(community_actor))
         .route("/c/{name}/followers", get(community_followers))
         .route("/c/{name}/moderators", get(community_moderators))
@@ -41,6 +34,19 @@ pub fn routes() -> Router<AppContext> {
         .route("/t/{id}/replies", get(thread_replies))
         .route("/r/{id}", get(answer_object))
         .route("/r/{id}/replies", get(answer_replies))
+        .route_layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            super::signed_fetch::require_signature,
+        ));
+    Router::new()
+        .merge(objects)
+        .route("/.well-known/webfinger", get(webfinger))
+        .route("/.well-known/nodeinfo", get(nodeinfo_links))
+        .route("/nodeinfo/2.0", get(nodeinfo_20))
+        .route("/nodeinfo/2.0.json", get(nodeinfo_20))
+        .route("/nodeinfo/2.1", get(nodeinfo_21))
+        .route("/nodeinfo/2.1.json", get(nodeinfo_21))
+        .route("/actor", get(instance_actor))
         .route("/inbox", post(super::inbox::post_inbox))
         .route("/c/{name}/inbox", post(super::inbox::post_inbox))
         .route("/u/{name}/inbox", post(super::inbox::post_inbox))

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod protocol;
 pub mod receive;
 pub mod resolve;
+pub mod signed_fetch;
 pub mod signing;
 pub mod url_guard;
 

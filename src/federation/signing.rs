@@ -57,6 +57,31 @@ impl SigningKey {
     }
 }
 
+/// DER bytes of a PEM document (any label).
+fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    BASE64.decode(body).ok()
+}
+
+/// Checks an RSASSA-PKCS1-v1_5 SHA-256 signature (base64) over `message` with a
+/// `-----BEGIN PUBLIC KEY-----` PEM key.
+pub fn verify_rsa_sha256(public_key_pem: &str, message: &[u8], signature_b64: &str) -> bool {
+    let (Some(der), Ok(signature)) = (pem_to_der(public_key_pem), BASE64.decode(signature_b64))
+    else {
+        return false;
+    };
+    aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+        der,
+    )
+    .verify(message, &signature)
+    .is_ok()
+}
+
 /// `SHA-256=<base64>` of the body, the `Digest` header value.
 pub fn digest_header(body: &[u8]) -> String {
     format!("SHA-256={}", BASE64.encode(Sha256::digest(body)))
@@ -141,5 +166,11 @@ mod tests {
             )
             .is_err()
         );
+        let other =
+            activitypub_federation::http_signatures::generate_actor_keypair().expect("keys");
+        let sig = key.sign(b"message").expect("signs");
+        assert!(verify_rsa_sha256(&pair.public_key, b"message", &sig));
+        assert!(!verify_rsa_sha256(&pair.public_key, b"other", &sig));
+        assert!(!verify_rsa_sha256(&other.public_key, b"message", &sig));
     }
 }
