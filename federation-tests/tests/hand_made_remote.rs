@@ -1,5 +1,5 @@
-//! The inbox refuses what it cannot verify or must not accept, through real HTTP: a
-//! hand-made remote actor (served by this test) signs requests to a real instance.
+//! A real instance against a hand-made remote (actors, keys and inboxes served by the test):
+//! the inbox refuses what it cannot verify, and followers get the FEP-1b12 wire shapes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +20,7 @@ struct FakeRemote {
     eve_key: SigningKey,
     group_key: SigningKey,
     actor_fetches: Arc<AtomicUsize>,
+    received: Received,
 }
 
 #[derive(Clone)]
@@ -27,6 +28,23 @@ struct Served {
     base: String,
     keys: Arc<Vec<(String, String)>>,
     fetches: Arc<AtomicUsize>,
+    received: Received,
+}
+
+/// What the fake's inboxes were sent: (path, JSON body).
+type Received = Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
+async fn record(
+    State(s): State<Served>,
+    uri: axum::http::Uri,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    s.received
+        .lock()
+        .expect("lock")
+        .push((uri.path().to_owned(), value));
+    axum::http::StatusCode::ACCEPTED
 }
 
 async fn serve_actor(
@@ -81,6 +99,7 @@ impl FakeRemote {
         let eve = generate_actor_keypair().expect("keys");
         let evil = generate_actor_keypair().expect("keys");
         let fetches = Arc::new(AtomicUsize::new(0));
+        let received = Received::default();
         let served = Served {
             base: base.clone(),
             keys: Arc::new(vec![
@@ -89,13 +108,15 @@ impl FakeRemote {
                 ("evil".to_owned(), evil.public_key.clone()),
             ]),
             fetches: fetches.clone(),
+            received: received.clone(),
         };
         let app = axum::Router::new()
                         .route("/u/{name}", axum::routing::get(serve_actor))
             .route("/c/{name}", axum::routing::get(serve_group))
-            // Deliveries to the fake group (alpha's Follow) are taken and dropped.
-            .route("/inbox", axum::routing::post(|| async { axum::http::StatusCode::ACCEPTED }))
-            .route("/c/{name}/inbox", axum::routing::post(|| async { axum::http::StatusCode::ACCEPTED }))
+            // Deliveries to the fake's actors are recorded for the tests to read.
+            .route("/inbox", axum::routing::post(record))
+            .route("/c/{name}/inbox", axum::routing::post(record))
+            .route("/u/{name}/inbox", axum::routing::post(record))
             .with_state(served);
         tokio::spawn(async move { axum::serve(listener, app).await });
         FakeRemote {
@@ -104,7 +125,27 @@ impl FakeRemote {
             eve_key: SigningKey::from_pkcs8_pem(&eve.private_key).expect("key"),
             group_key: SigningKey::from_pkcs8_pem(&evil.private_key).expect("key"),
             actor_fetches: fetches,
+            received,
         }
+    }
+
+    /// Waits until a delivery satisfying `check` arrives; returns it.
+    async fn wait_for(&self, what: &str, check: impl Fn(&str, &Value) -> bool) -> Value {
+        let found = std::sync::Mutex::new(None);
+        let arrived = federation_tests::wait_until(std::time::Duration::from_secs(30), || async {
+            let received = self.received.lock().expect("lock");
+            let hit = received
+                .iter()
+                .find(|(path, body)| check(path, body))
+                .cloned();
+            let ok = hit.is_some();
+            *found.lock().expect("lock") = hit.map(|(_, body)| body);
+            ok
+        })
+        .await;
+        let received = self.received.lock().expect("lock").clone();
+        assert!(arrived, "{what} never arrived; received: {received:?}");
+        found.into_inner().expect("lock").expect("found")
     }
 
     fn mallory(&self) -> String {
@@ -467,6 +508,125 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
             .call(Method::DELETE, "/admin/federation/blocks/localhost", None)
             .await;
         assert_eq!(status, 204);
+
+        alpha.stop().await.expect("alpha stops");
+    }
+}
+
+/// The wire shapes a follower receives from a Lyceum group (spec §6.1, §6.3): the Accept
+/// embedding the Follow as sent, `Announce(Create(Page))` plus the bare `Announce(Page)` for
+/// Mastodon, and a member's activity announced with every field kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_sends_followers_the_fep_1b12_shapes() {
+    for backend in backends() {
+        let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
+        let alice = alpha.member("alice").await.expect("alice");
+        alice
+            .ok(
+                Method::POST,
+                "/communities",
+                Some(json!({"name": "rust", "title": "Rust", "kind": "qa"})),
+            )
+            .await;
+        let remote = FakeRemote::start().await;
+        let inbox = alpha.url("/inbox");
+        let group = alpha.url("/c/rust");
+        let public = "https://www.w3.org/ns/activitystreams#Public";
+
+        let follow = json!({"id": remote.activity_id("follow"), "type": "Follow",
+                            "actor": remote.mallory(), "object": group, "to": [group]});
+        let body = follow.to_string().into_bytes();
+        let (status, _) = post_signed(
+            &inbox,
+            &remote.mallory_key,
+            &remote.mallory(),
+            &body,
+            body.clone(),
+        )
+        .await;
+        assert_eq!(status, 202);
+        let accept = remote
+            .wait_for("the Accept", |path, b| {
+                path == "/u/mallory/inbox" && b["type"] == "Accept"
+            })
+            .await;
+        assert_eq!(accept["actor"], group);
+        assert_eq!(accept["to"], json!([remote.mallory()]));
+        assert_eq!(
+            accept["object"]["id"],
+            remote.activity_id("follow"),
+            "the Follow as sent"
+        );
+        assert_eq!(accept["object"]["actor"], remote.mallory());
+
+        let asked = alice
+            .ok(
+                Method::POST,
+                "/communities/rust/threads",
+                Some(json!({"title": "A question", "body": "Body *text*"})),
+            )
+            .await;
+        let page_id = asked["ap_id"].as_str().expect("ap_id").to_owned();
+        let wrapped = remote
+            .wait_for("Announce(Create(Page))", |path, b| {
+                path == "/inbox" && b["type"] == "Announce" && b["object"]["type"] == "Create"
+            })
+            .await;
+        assert_eq!(wrapped["actor"], group);
+        assert_eq!(wrapped["to"], json!([group, public]));
+        assert_eq!(wrapped["cc"], json!([format!("{group}/followers")]));
+        let page = &wrapped["object"]["object"];
+        assert_eq!(page["type"], "Page");
+        assert_eq!(page["id"], page_id);
+        assert_eq!(page["name"], "A question");
+        assert_eq!(page["audience"], group);
+        assert_eq!(page["source"]["content"], "Body *text*");
+        assert!(
+            page["tag"]
+                .as_array()
+                .expect("tags")
+                .iter()
+                .any(|t| t["type"] == "Mention" && t["href"] == group)
+        );
+        assert_eq!(wrapped["object"]["actor"], alpha.url("/u/alice"));
+        let bare = remote
+            .wait_for("Announce(Page)", |path, b| {
+                path == "/inbox" && b["type"] == "Announce" && b["object"]["type"] == "Page"
+            })
+            .await;
+        assert_eq!(bare["object"]["id"], page_id);
+        assert_ne!(bare["id"], wrapped["id"]);
+
+        // Mallory replies with a field nobody defines: the group's Announce keeps it.
+        let reply = json!({
+            "id": remote.activity_id("reply"), "type": "Create", "actor": remote.mallory(),
+            "to": [public], "cc": [group], "x-unknown-extension": {"kept": true},
+            "object": {"id": format!("{}/r/9", remote.base), "type": "Note",
+                       "attributedTo": remote.mallory(), "inReplyTo": page_id,
+                       "content": "<p>An answer</p>", "to": [public], "cc": [group]},
+        });
+        let body = reply.to_string().into_bytes();
+        let (status, err) = post_signed(
+            &inbox,
+            &remote.mallory_key,
+            &remote.mallory(),
+            &body,
+            body.clone(),
+        )
+        .await;
+        assert_eq!(status, 202, "{err}");
+        let relayed = remote
+            .wait_for("the announced reply", |path, b| {
+                path == "/inbox"
+                    && b["type"] == "Announce"
+                    && b["object"]["id"] == remote.activity_id("reply")
+            })
+            .await;
+        assert_eq!(
+            relayed["object"]["x-unknown-extension"],
+            json!({"kept": true})
+        );
+        assert_eq!(relayed["object"]["object"]["content"], "<p>An answer</p>");
 
         alpha.stop().await.expect("alpha stops");
     }
