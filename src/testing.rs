@@ -346,6 +346,25 @@ pub async fn execute_sql(db: &Db, sql: &str) -> usize {
         .unwrap_or_else(|e| panic!("test SQL failed: {e}\n{sql}"))
 }
 
+/// Polls `condition` until it returns true or `timeout` passes; tests use this instead of
+/// sleeping for a guessed time.
+pub async fn wait_until<F, Fut>(timeout: std::time::Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

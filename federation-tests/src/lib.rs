@@ -89,24 +89,7 @@ impl TestInstance {
     }
 }
 
-/// Polls `condition` until it returns true or `timeout` passes; tests use this instead of
-/// sleeping for a guessed time.
-pub async fn wait_until<F, Fut>(timeout: Duration, mut condition: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if condition().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+pub use lyceum::testing::wait_until;
 
 /// A signed-in member of an instance, driving it through the public API only.
 pub struct Member {

@@ -96,15 +96,19 @@ pub async fn insert_delivery(
 /// process that dies mid-send leaves them to be taken again when the lease runs out.
 /// Run inside a transaction: on PostgreSQL the rows are locked with `SKIP LOCKED`, so
 /// several processes claim disjoint sets.
+/// Instances in `busy` (at their concurrency limit in this process) are skipped, so their
+/// backlog does not take the places of other instances' deliveries.
 pub async fn claim_due(
     conn: &mut DbConn<'_>,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
+    busy: &[i64],
 ) -> QueryResult<Vec<(OutboxDelivery, OutboxActivity)>> {
     let due = outbox_deliveries::table
         .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
         .filter(outbox_deliveries::next_attempt_at.le(now))
+        .filter(outbox_deliveries::instance_id.ne_all(busy))
         .order(outbox_deliveries::id)
         .limit(limit)
         .select(outbox_deliveries::id);
@@ -128,6 +132,17 @@ pub async fn claim_due(
             .load(c)
             .await
     })
+}
+
+/// Gives claimed deliveries back: due again at `now`.
+pub async fn release(conn: &mut DbConn<'_>, ids: &[i64], now: NaiveDateTime) -> QueryResult<()> {
+    on_conn!(conn, |c| {
+        diesel::update(outbox_deliveries::table.filter(outbox_deliveries::id.eq_any(ids)))
+            .set(outbox_deliveries::next_attempt_at.eq(now))
+            .execute(c)
+            .await
+    })?;
+    Ok(())
 }
 
 /// What one attempt came to.

@@ -6,8 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use futures_util::StreamExt;
+use tokio::sync::Semaphore;
+
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use url::Url;
 
 use super::signing::{SigningKey, signed_post_headers};
@@ -20,8 +22,6 @@ use crate::error::{AppError, AppResult};
 
 /// Deliveries taken per claim.
 const BATCH: i64 = 32;
-/// Deliveries in flight at once in this process.
-const CONCURRENCY: usize = 8;
 /// How long a claimed delivery is reserved before another worker may take it again.
 const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 /// Retrying stops this long after the activity was made.
@@ -47,7 +47,14 @@ pub async fn retry_pending_follows(ctx: AppContext, shutdown: CancellationToken)
     }
 }
 
-/// Runs until `shutdown` is cancelled.
+/// Deliveries in flight at once in this process, over all instances.
+const CONCURRENCY: usize = 64;
+/// Deliveries in flight at once to one instance.
+const PER_INSTANCE: usize = 8;
+
+/// Runs until `shutdown` is cancelled. Each claimed delivery runs as its own task, bounded
+/// overall and per instance; instances at their bound are left out of the next claim, so
+/// a slow or failing instance never holds up deliveries to the others.
 pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
     let client = match super::config::http_client(&ctx) {
         Ok(client) => client,
@@ -56,50 +63,111 @@ pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
             return;
         }
     };
-    let worker = Worker {
+    let worker = Arc::new(Worker {
         ctx,
         client,
-        keys: Arc::new(Mutex::new(HashMap::new())),
-    };
+        keys: Mutex::new(HashMap::new()),
+    });
+    let overall = Arc::new(Semaphore::new(CONCURRENCY));
+    // Deliveries in flight per instance, counted when they are handed to a task.
+    let in_flight_per_instance: Arc<Mutex<HashMap<i64, usize>>> = Arc::default();
+    let in_flight = TaskTracker::new();
     loop {
         if shutdown.is_cancelled() {
-            return;
+            break;
         }
-        let claimed = match worker.claim().await {
-            Ok(claimed) => claimed,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot claim deliveries");
-                Vec::new()
+        let busy: Vec<i64> = in_flight_per_instance
+            .lock()
+            .expect("in-flight counts")
+            .iter()
+            .filter(|(_, n)| **n >= PER_INSTANCE)
+            .map(|(id, _)| *id)
+            .collect();
+        let room = overall.available_permits().min(BATCH as usize) as i64;
+        let claimed = if room == 0 {
+            Vec::new()
+        } else {
+            match worker.claim(room, &busy).await {
+                Ok(claimed) => claimed,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot claim deliveries");
+                    Vec::new()
+                }
             }
         };
         if claimed.is_empty() {
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => break,
                 () = super::outbox::woken() => {}
                 () = tokio::time::sleep(IDLE_POLL) => {}
             }
             continue;
         }
-        futures_util::stream::iter(claimed)
-            .for_each_concurrent(CONCURRENCY, |(delivery, activity)| {
-                let worker = &worker;
-                async move { worker.deliver(delivery, activity).await }
-            })
-            .await;
+        let mut over_bound = Vec::new();
+        for (delivery, activity) in claimed {
+            {
+                let mut counts = in_flight_per_instance.lock().expect("in-flight counts");
+                let count = counts.entry(delivery.instance_id).or_default();
+                if *count >= PER_INSTANCE {
+                    over_bound.push(delivery.id);
+                    continue;
+                }
+                *count += 1;
+            }
+            let Ok(permit) = overall.clone().try_acquire_owned() else {
+                over_bound.push(delivery.id);
+                continue;
+            };
+            let worker = worker.clone();
+            let counts = in_flight_per_instance.clone();
+            in_flight.spawn(async move {
+                let instance_id = delivery.instance_id;
+                worker.deliver(delivery, activity).await;
+                drop(permit);
+                let mut counts = counts.lock().expect("in-flight counts");
+                if let Some(count) = counts.get_mut(&instance_id) {
+                    *count -= 1;
+                    if *count == 0 {
+                        counts.remove(&instance_id);
+                    }
+                }
+            });
+        }
+        if !over_bound.is_empty() {
+            // Claimed in one batch beyond the instance's bound: give them back at once.
+            if let Err(err) = worker.release(&over_bound).await {
+                tracing::warn!(error = %err, "cannot release claimed deliveries");
+            }
+        }
     }
+    // Deliveries in flight finish (or their lease runs out and they are sent again).
+    in_flight.close();
+    in_flight.wait().await;
 }
 
 struct Worker {
     ctx: AppContext,
     client: reqwest::Client,
-    keys: Arc<Mutex<HashMap<String, Arc<SigningKey>>>>,
+    keys: Mutex<HashMap<String, Arc<SigningKey>>>,
 }
 
 impl Worker {
-    async fn claim(&self) -> AppResult<Vec<(OutboxDelivery, OutboxActivity)>> {
+    /// Makes claimed deliveries due again now.
+    async fn release(&self, ids: &[i64]) -> AppResult<()> {
+        let now = crate::db::now();
+        crate::with_conn!(&self.ctx.db, |conn| outbox::release(&mut conn, ids, now)
+            .await
+            .map_err(AppError::from))
+    }
+
+    async fn claim(
+        &self,
+        limit: i64,
+        busy: &[i64],
+    ) -> AppResult<Vec<(OutboxDelivery, OutboxActivity)>> {
         let now = crate::db::now();
         crate::transaction!(&self.ctx.db, |conn| {
-            outbox::claim_due(&mut conn, now, now + LEASE, BATCH)
+            outbox::claim_due(&mut conn, now, now + LEASE, limit, busy)
                 .await
                 .map_err(AppError::from)
         })
@@ -284,5 +352,197 @@ fn retry_or_give_up(
             + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(10)),
         status,
         error: Some(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::types::AccountRole;
+    use crate::testing::{TestApi, for_each_backend, test_settings};
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A mock inbox: answers `status` (with `Retry-After: 1` for 503), after `gate` opens
+    /// when there is one; counts requests.
+    async fn mock_inbox(
+        status: u16,
+        gate: Option<Arc<tokio::sync::Notify>>,
+    ) -> (String, Arc<AtomicUsize>) {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        let app = axum::Router::new().route(
+            "/inbox",
+            axum::routing::post(move || {
+                let hits = counted.clone();
+                let gate = gate.clone();
+                async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    if let Some(gate) = gate {
+                        gate.notified().await;
+                    }
+                    let code = axum::http::StatusCode::from_u16(status).expect("status");
+                    (code, [(axum::http::header::RETRY_AFTER, "1")], "")
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://localhost:{port}/inbox"), hits)
+    }
+
+    async fn enqueue_to(ctx: &AppContext, actor: &str, inbox: &str, n: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            let id = super::super::outbox::new_activity_id(&ctx.settings, "like").expect("id");
+            let activity = json!({"id": id, "type": "Like", "actor": actor, "object": "x"});
+            let settings = ctx.settings.clone();
+            let stored = async {
+                crate::transaction!(&ctx.db, |conn| {
+                    super::super::outbox::enqueue(
+                        &mut conn,
+                        &settings,
+                        &activity,
+                        actor,
+                        &[inbox.to_owned()],
+                    )
+                    .await
+                })
+            };
+            stored.await.expect("enqueued");
+            ids.push(id);
+        }
+        ids
+    }
+
+    async fn deliveries(ctx: &AppContext, activity: &str) -> Vec<OutboxDelivery> {
+        let rows = async {
+            crate::with_conn!(&ctx.db, |conn| outbox::deliveries_of(&mut conn, activity)
+                .await
+                .map_err(AppError::from))
+        };
+        rows.await.expect("rows")
+    }
+
+    async fn sender(db: &crate::db::Db) -> (AppContext, String) {
+        let mut settings = test_settings();
+        // The mock inboxes are plain http on localhost.
+        settings.federation.debug = true;
+        let api = TestApi::new(db.clone(), settings.clone()).await;
+        api.create_user("sender", AccountRole::Member).await;
+        let ctx = AppContext::new(db.clone(), settings);
+        let actor = format!("{}/u/sender", ctx.public_url());
+        (ctx, actor)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_instance_that_never_answers_does_not_hold_up_another() {
+        for_each_backend(async |db| {
+            let (ctx, actor) = sender(&db).await;
+            let gate = Arc::new(tokio::sync::Notify::new());
+            let (slow, slow_hits) = mock_inbox(202, Some(gate.clone())).await;
+            let (fast, fast_hits) = mock_inbox(202, None).await;
+            enqueue_to(&ctx, &actor, &slow, 3 * BATCH as usize).await;
+            let fast_ids = enqueue_to(&ctx, &actor, &fast, 1).await;
+            let stop = CancellationToken::new();
+            let worker = tokio::spawn(run(ctx.clone(), stop.clone()));
+            let reached = crate::testing::wait_until(Duration::from_secs(30), || async {
+                fast_hits.load(Ordering::SeqCst) == 1
+            })
+            .await;
+            assert!(reached, "the fast instance got its delivery");
+            let rows = deliveries(&ctx, &fast_ids[0]).await;
+            assert!(
+                crate::testing::wait_until(Duration::from_secs(10), || async {
+                    deliveries(&ctx, &fast_ids[0]).await[0].state == DeliveryState::Delivered
+                })
+                .await,
+                "{rows:?}"
+            );
+            assert!(
+                slow_hits.load(Ordering::SeqCst) <= PER_INSTANCE,
+                "at most {PER_INSTANCE} requests at once to one instance"
+            );
+            gate.notify_waiters();
+            stop.cancel();
+            gate.notify_waiters();
+            let _ = tokio::time::timeout(Duration::from_secs(20), worker).await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_final_4xx_is_not_retried_and_a_503_is_retried_later() {
+        for_each_backend(async |db| {
+            let (ctx, actor) = sender(&db).await;
+            let (refusing, refusing_hits) = mock_inbox(400, None).await;
+            let (busy, _) = mock_inbox(503, None).await;
+            let refused = enqueue_to(&ctx, &actor, &refusing, 1).await;
+            let retried = enqueue_to(&ctx, &actor, &busy, 1).await;
+            let stop = CancellationToken::new();
+            let worker = tokio::spawn(run(ctx.clone(), stop.clone()));
+            let settled = crate::testing::wait_until(Duration::from_secs(30), || async {
+                let a = deliveries(&ctx, &refused[0]).await;
+                let b = deliveries(&ctx, &retried[0]).await;
+                a[0].attempts == 1 && b[0].attempts >= 1
+            })
+            .await;
+            assert!(settled);
+            let a = &deliveries(&ctx, &refused[0]).await[0];
+            assert_eq!(a.state, DeliveryState::Failed, "{a:?}");
+            assert_eq!(a.last_status, Some(400));
+            let b = &deliveries(&ctx, &retried[0]).await[0];
+            assert_eq!(b.state, DeliveryState::Pending, "{b:?}");
+            assert_eq!(b.last_status, Some(503));
+            assert!(
+                b.next_attempt_at > b.last_attempt_at.expect("attempted"),
+                "{b:?}"
+            );
+            // The 400 is never sent again, however long the worker runs.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            assert_eq!(refusing_hits.load(Ordering::SeqCst), 1);
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(20), worker).await;
+        })
+        .await;
+    }
+
+    #[test]
+    fn backoff_grows_and_stops_after_two_days() {
+        let now = crate::db::now();
+        let mut delivery = OutboxDelivery {
+            id: 1,
+            activity_id: 1,
+            instance_id: 1,
+            inbox_url: String::new(),
+            state: DeliveryState::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            last_attempt_at: None,
+            last_status: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let first = retry_or_give_up(&delivery, now, now, None, String::new(), None);
+        delivery.attempts = 5;
+        let later = retry_or_give_up(&delivery, now, now, None, String::new(), None);
+        assert!(first.next_attempt_at - now <= chrono::Duration::seconds(12));
+        assert!(later.next_attempt_at - now >= chrono::Duration::seconds(250));
+        let asked = retry_or_give_up(
+            &delivery,
+            now,
+            now,
+            None,
+            String::new(),
+            Some(Duration::from_secs(3600)),
+        );
+        assert!(asked.next_attempt_at - now >= chrono::Duration::seconds(3600));
+        let old = now - chrono::Duration::days(3);
+        let given_up = retry_or_give_up(&delivery, old, now, Some(503), "x".into(), None);
+        assert_eq!(given_up.state, DeliveryState::Failed);
     }
 }
