@@ -53,6 +53,8 @@ enum AdminCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Show outgoing deliveries per remote instance: pending, delivered, failed, health.
+    Federation,
 }
 
 fn main() -> ExitCode {
@@ -175,6 +177,33 @@ async fn run_admin(settings: &Settings, command: AdminCommand) -> anyhow::Result
                 "created {} `{}` ({})",
                 created.account.role, created.person.name, created.person.ap_id
             );
+            Ok(())
+        }
+        AdminCommand::Federation => {
+            let db = lyceum::app::open_database(settings).await?;
+            let rows = lyceum::service::admin::delivery_status(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            db.close();
+            println!(
+                "{:<40} {:>9} {:>10} {:>8}  {:<20} state",
+                "instance", "pending", "delivered", "failed", "last success"
+            );
+            for row in rows {
+                let last = row.last_success_at.map_or_else(
+                    || "never".to_owned(),
+                    |t| t.format("%Y-%m-%d %H:%M").to_string(),
+                );
+                let state = if row.dead_since.is_some() {
+                    "dead"
+                } else {
+                    "alive"
+                };
+                println!(
+                    "{:<40} {:>9} {:>10} {:>8}  {:<20} {state}",
+                    row.domain, row.pending, row.delivered, row.failed, last
+                );
+            }
             Ok(())
         }
     }

@@ -16,6 +16,7 @@ use crate::context::AppContext;
 use crate::db::domain_block::DomainBlock;
 use crate::db::invite::Invite;
 use crate::db::local_account::AccountRow;
+use crate::db::outbox::InstanceDeliveries;
 use crate::db::types::{AccountRole, AccountStatus};
 use crate::error::{AppResult, ErrorBody};
 use crate::service::admin::{self as admin_service, NewInvite};
@@ -93,6 +94,7 @@ pub fn routes() -> OpenApiRouter<AppContext> {
         .routes(routes!(list_invites, create_invite))
         .routes(routes!(revoke_invite))
         .routes(routes!(list_domain_blocks))
+        .routes(routes!(federation_instances))
         .routes(routes!(block_domain, unblock_domain))
 }
 
@@ -357,6 +359,46 @@ async fn unblock_domain(
 ) -> AppResult<StatusCode> {
     admin_service::unblock_domain(&ctx.db, &session, &domain).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InstanceDeliveriesView {
+    pub domain: String,
+    /// Not yet delivered: waiting for their first attempt, in flight, or retrying.
+    pub pending: i64,
+    pub delivered: i64,
+    /// Refused for good (a final 4xx) or given up after two days of retries.
+    pub failed: i64,
+    pub last_success_at: Option<NaiveDateTime>,
+    pub dead_since: Option<NaiveDateTime>,
+}
+
+impl From<InstanceDeliveries> for InstanceDeliveriesView {
+    fn from(d: InstanceDeliveries) -> InstanceDeliveriesView {
+        InstanceDeliveriesView {
+            domain: d.domain,
+            pending: d.pending,
+            delivered: d.delivered,
+            failed: d.failed,
+            last_success_at: d.last_success_at,
+            dead_since: d.dead_since,
+        }
+    }
+}
+
+/// Outgoing deliveries per remote instance (admins and instance moderators).
+#[utoipa::path(get, path = "/admin/federation/instances", tag = "admin",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, body = Vec<InstanceDeliveriesView>),
+        (status = 403, description = "Not staff", body = ErrorBody),
+    ))]
+async fn federation_instances(
+    State(ctx): State<AppContext>,
+    Auth(session): Auth,
+) -> AppResult<Json<Vec<InstanceDeliveriesView>>> {
+    let rows = admin_service::federation_status(&ctx.db, &session).await?;
+    Ok(Json(rows.into_iter().map(Into::into).collect()))
 }
 
 #[cfg(test)]

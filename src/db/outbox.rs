@@ -208,3 +208,85 @@ pub async fn recent_activities(
             .await
     })
 }
+
+/// Deliveries per remote instance and state, with the instance's health.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InstanceDeliveries {
+    pub domain: String,
+    pub pending: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub last_success_at: Option<NaiveDateTime>,
+    pub dead_since: Option<NaiveDateTime>,
+}
+
+/// Counts per instance that has deliveries, busiest (most pending) first.
+pub async fn per_instance(conn: &mut DbConn<'_>) -> QueryResult<Vec<InstanceDeliveries>> {
+    use super::schema::instances;
+    let counts: Vec<(i64, DeliveryState, i64)> = on_conn!(conn, |c| {
+        outbox_deliveries::table
+            .group_by((outbox_deliveries::instance_id, outbox_deliveries::state))
+            .select((
+                outbox_deliveries::instance_id,
+                outbox_deliveries::state,
+                diesel::dsl::count_star(),
+            ))
+            .load(c)
+            .await
+    })?;
+    let ids: Vec<i64> = counts.iter().map(|(id, _, _)| *id).collect();
+    let rows: Vec<(i64, String, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
+        on_conn!(conn, |c| {
+            instances::table
+                .filter(instances::id.eq_any(&ids))
+                .select((
+                    instances::id,
+                    instances::domain,
+                    instances::last_success_at,
+                    instances::dead_since,
+                ))
+                .load(c)
+                .await
+        })?;
+    let mut out: Vec<InstanceDeliveries> = rows
+        .into_iter()
+        .map(|(id, domain, last_success_at, dead_since)| {
+            let count = |state: DeliveryState| {
+                counts
+                    .iter()
+                    .filter(|(i, s, _)| *i == id && *s == state)
+                    .map(|(_, _, n)| *n)
+                    .sum()
+            };
+            InstanceDeliveries {
+                domain,
+                pending: count(DeliveryState::Pending),
+                delivered: count(DeliveryState::Delivered),
+                failed: count(DeliveryState::Failed),
+                last_success_at,
+                dead_since,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.pending.cmp(&a.pending).then(a.domain.cmp(&b.domain)));
+    Ok(out)
+}
+
+/// Notes a successful delivery to the instance: it is alive.
+pub async fn instance_answered(
+    conn: &mut DbConn<'_>,
+    instance_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    use super::schema::instances;
+    on_conn!(conn, |c| {
+        diesel::update(instances::table.find(instance_id))
+            .set((
+                instances::last_success_at.eq(Some(now)),
+                instances::dead_since.eq(None::<NaiveDateTime>),
+            ))
+            .execute(c)
+            .await
+    })?;
+    Ok(())
+}

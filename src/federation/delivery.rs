@@ -23,7 +23,7 @@ use crate::error::{AppError, AppResult};
 /// Deliveries taken per claim.
 const BATCH: i64 = 32;
 /// How long a claimed delivery is reserved before another worker may take it again.
-const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+const LEASE: chrono::Duration = chrono::Duration::seconds(30);
 /// Retrying stops this long after the activity was made.
 const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(2);
 /// Look for due retries at least this often even when nothing wakes the worker.
@@ -215,9 +215,11 @@ impl Worker {
         let now = crate::db::now();
         let recorded = async {
             crate::with_conn!(&self.ctx.db, |conn| {
-                outbox::record_attempt(&mut conn, delivery.id, &outcome, now)
-                    .await
-                    .map_err(AppError::from)
+                outbox::record_attempt(&mut conn, delivery.id, &outcome, now).await?;
+                if outcome.state == DeliveryState::Delivered {
+                    outbox::instance_answered(&mut conn, delivery.instance_id, now).await?;
+                }
+                Ok::<_, AppError>(())
             })
         }
         .await;
@@ -504,6 +506,22 @@ mod tests {
             // The 400 is never sent again, however long the worker runs.
             tokio::time::sleep(Duration::from_millis(1500)).await;
             assert_eq!(refusing_hits.load(Ordering::SeqCst), 1);
+            let status = crate::service::admin::delivery_status(&ctx.db)
+                .await
+                .expect("status");
+            let of = |inbox: &str| {
+                let domain = inbox
+                    .trim_start_matches("http://")
+                    .trim_end_matches("/inbox");
+                status
+                    .iter()
+                    .find(|s| s.domain == domain)
+                    .cloned()
+                    .expect("listed")
+            };
+            assert_eq!((of(&refusing).failed, of(&refusing).pending), (1, 0));
+            assert_eq!((of(&busy).failed, of(&busy).pending), (0, 1));
+            assert!(of(&busy).last_success_at.is_none());
             stop.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(20), worker).await;
         })

@@ -7,6 +7,7 @@ use crate::db::auth_token;
 use crate::db::domain_block::{self, DomainBlock};
 use crate::db::invite::{self, Invite, InviteInsertForm};
 use crate::db::local_account::{self, AccountRow};
+use crate::db::outbox::InstanceDeliveries;
 use crate::db::types::{AccountRole, AccountStatus};
 use crate::error::{AppError, AppResult};
 use crate::service::auth::{Session, random_secret};
@@ -357,6 +358,18 @@ pub async fn is_domain_blocked(db: &Db, authority: &str) -> AppResult<bool> {
         return Ok(false);
     };
     crate::with_conn!(db, |conn| domain_block::is_blocked(&mut conn, &host)
+        .await
+        .map_err(AppError::from))
+}
+/// Delivery counts and health per remote instance (staff only).
+pub async fn federation_status(db: &Db, session: &Session) -> AppResult<Vec<InstanceDeliveries>> {
+    session.require_staff()?;
+    delivery_status(db).await
+}
+
+/// Delivery counts and health per remote instance, for `lyceum admin federation`.
+pub async fn delivery_status(db: &Db) -> AppResult<Vec<InstanceDeliveries>> {
+    crate::with_conn!(db, |conn| crate::db::outbox::per_instance(&mut conn)
         .await
         .map_err(AppError::from))
 }
