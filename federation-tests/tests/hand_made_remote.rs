@@ -148,6 +148,18 @@ impl FakeRemote {
         found.into_inner().expect("lock").expect("found")
     }
 
+    /// POSTs `body` to `inbox`, signed by mallory.
+    async fn send_as_mallory(&self, inbox: &str, body: &[u8]) -> (u16, Value) {
+        post_signed(
+            inbox,
+            &self.mallory_key,
+            &self.mallory(),
+            body,
+            body.to_vec(),
+        )
+        .await
+    }
+
     fn mallory(&self) -> String {
         format!("{}/u/mallory", self.base)
     }
@@ -255,14 +267,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
         // The activity id on another host than its actor.
         let forged = json!({"id": "http://localhost:1/activities/x", "type": "Follow", "actor": remote.mallory(), "object": group});
         let forged = forged.to_string().into_bytes();
-        let (status, err) = post_signed(
-            &inbox,
-            &remote.mallory_key,
-            &remote.mallory(),
-            &forged,
-            forged.clone(),
-        )
-        .await;
+        let (status, err) = remote.send_as_mallory(&inbox, &forged).await;
         assert_eq!(
             (status, err["error"]["code"].as_str()),
             (400, Some("origin_mismatch"))
@@ -301,14 +306,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
 
         // Properly signed: accepted; the same activity again has no second effect.
         for _ in 0..2 {
-            let (status, err) = post_signed(
-                &inbox,
-                &remote.mallory_key,
-                &remote.mallory(),
-                &body,
-                body.clone(),
-            )
-            .await;
+            let (status, err) = remote.send_as_mallory(&inbox, &body).await;
             assert_eq!(status, 202, "{err}");
         }
         let members = alice.ok(Method::GET, "/communities/rust", None).await;
@@ -324,14 +322,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
         })
         .to_string()
         .into_bytes();
-        let (status, err) = post_signed(
-            &inbox,
-            &remote.mallory_key,
-            &remote.mallory(),
-            &create,
-            create.clone(),
-        )
-        .await;
+        let (status, err) = remote.send_as_mallory(&inbox, &create).await;
         assert_eq!(
             (status, err["error"]["code"].as_str()),
             (403, Some("origin_mismatch"))
@@ -346,14 +337,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
         })
         .to_string()
         .into_bytes();
-        let (status, _) = post_signed(
-            &inbox,
-            &remote.mallory_key,
-            &remote.mallory(),
-            &update,
-            update.clone(),
-        )
-        .await;
+        let (status, _) = remote.send_as_mallory(&inbox, &update).await;
         assert_eq!(status, 403);
         let delete = json!({
             "id": remote.activity_id("d1"), "type": "Delete", "actor": remote.mallory(),
@@ -362,14 +346,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
         })
         .to_string()
         .into_bytes();
-        let (status, err) = post_signed(
-            &inbox,
-            &remote.mallory_key,
-            &remote.mallory(),
-            &delete,
-            delete.clone(),
-        )
-        .await;
+        let (status, err) = remote.send_as_mallory(&inbox, &delete).await;
         assert_eq!(
             (status, err["error"]["code"].as_str()),
             (403, Some("not_allowed"))
@@ -435,14 +412,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
         })
         .to_string()
         .into_bytes();
-        let (status, err) = post_signed(
-            &inbox,
-            &remote.mallory_key,
-            &remote.mallory(),
-            &note,
-            note.clone(),
-        )
-        .await;
+        let (status, err) = remote.send_as_mallory(&inbox, &note).await;
         assert_eq!(status, 202, "{err}");
         let list = alice
             .ok(Method::GET, "/communities/rust/threads?sort=new", None)
@@ -475,14 +445,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
         assert_eq!(status, 200, "{body}");
         let fetches_before = remote.actor_fetches.load(Ordering::SeqCst);
         let blocked = follow("f9").to_string().into_bytes();
-        let (status, err) = post_signed(
-            &inbox,
-            &remote.mallory_key,
-            &remote.mallory(),
-            &blocked,
-            blocked.clone(),
-        )
-        .await;
+        let (status, err) = remote.send_as_mallory(&inbox, &blocked).await;
         assert_eq!(
             (status, err["error"]["code"].as_str()),
             (403, Some("domain_blocked"))
@@ -536,14 +499,7 @@ async fn a_group_sends_followers_the_fep_1b12_shapes() {
         let follow = json!({"id": remote.activity_id("follow"), "type": "Follow",
                             "actor": remote.mallory(), "object": group, "to": [group]});
         let body = follow.to_string().into_bytes();
-        let (status, _) = post_signed(
-            &inbox,
-            &remote.mallory_key,
-            &remote.mallory(),
-            &body,
-            body.clone(),
-        )
-        .await;
+        let (status, _) = remote.send_as_mallory(&inbox, &body).await;
         assert_eq!(status, 202);
         let accept = remote
             .wait_for("the Accept", |path, b| {
@@ -606,14 +562,7 @@ async fn a_group_sends_followers_the_fep_1b12_shapes() {
                        "content": "<p>An answer</p>", "to": [public], "cc": [group]},
         });
         let body = reply.to_string().into_bytes();
-        let (status, err) = post_signed(
-            &inbox,
-            &remote.mallory_key,
-            &remote.mallory(),
-            &body,
-            body.clone(),
-        )
-        .await;
+        let (status, err) = remote.send_as_mallory(&inbox, &body).await;
         assert_eq!(status, 202, "{err}");
         let relayed = remote
             .wait_for("the announced reply", |path, b| {

@@ -33,7 +33,18 @@ fn forbidden(code: &'static str, message: impl Into<String>) -> AppError {
 
 /// Entry point after the signature was verified: each activity id has an effect once.
 pub async fn receive(activity: InboxActivity, data: &Fed) -> AppResult<()> {
-    let id = activity.id.to_string();
+    once(
+        &activity.id,
+        data,
+        apply(&activity.raw, &activity.actor, None, data),
+    )
+    .await
+}
+
+/// Runs `effect` unless an activity with `id` was received before. When it fails, the id
+/// is forgotten again, so the sender's retry is applied.
+async fn once(id: &Url, data: &Fed, effect: impl Future<Output = AppResult<()>>) -> AppResult<()> {
+    let id = id.to_string();
     let now = crate::db::now();
     let fresh = crate::with_conn!(&data.db, |conn| received_activity::insert_new(
         &mut conn, &id, now
@@ -44,9 +55,8 @@ pub async fn receive(activity: InboxActivity, data: &Fed) -> AppResult<()> {
         tracing::debug!(activity = %id, "repeated activity ignored");
         return Ok(());
     }
-    let result = apply(&activity.raw, &activity.actor, None, data).await;
+    let result = effect.await;
     if result.is_err() {
-        // Not applied: the sender may retry it.
         let _ = crate::with_conn!(&data.db, |conn| received_activity::forget(&mut conn, &id)
             .await
             .map_err(AppError::from));
@@ -557,7 +567,7 @@ fn check_via(via: Option<&Community>, group: &Community) -> AppResult<()> {
 }
 
 /// A thread or answer by its id, if we have it.
-async fn target_of(url: &Url, data: &Fed) -> AppResult<Option<Content>> {
+pub async fn target_of(url: &Url, data: &Fed) -> AppResult<Option<Content>> {
     let id = url.to_string();
     crate::with_conn!(&data.db, |conn| {
         if let Some(t) = thread::read_by_ap_id(&mut conn, &id).await? {
@@ -759,25 +769,8 @@ async fn on_announce(actor: &Url, object: &Value, data: &Fed) -> AppResult<()> {
         return Ok(());
     }
     // The announced activity has its effect once, however many times it is announced.
-    let inner_key = inner_id.to_string();
-    let now = crate::db::now();
-    let fresh = crate::with_conn!(&data.db, |conn| received_activity::insert_new(
-        &mut conn, &inner_key, now
-    )
-    .await
-    .map_err(AppError::from))?;
-    if !fresh {
-        return Ok(());
-    }
-    let result = Box::pin(apply(object, &inner_actor, Some(&group), data)).await;
-    if result.is_err() {
-        let _ = crate::with_conn!(&data.db, |conn| received_activity::forget(
-            &mut conn, &inner_key
-        )
-        .await
-        .map_err(AppError::from));
-    }
-    result
+    let effect = Box::pin(apply(object, &inner_actor, Some(&group), data));
+    once(&inner_id, data, effect).await
 }
 
 #[cfg(test)]

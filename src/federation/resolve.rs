@@ -15,6 +15,7 @@ use crate::db::community::{self, Community};
 use crate::db::person::{self, Person};
 use crate::db::thread::{self, Thread};
 use crate::error::{AppError, AppResult};
+use crate::service::remote::Content;
 
 /// What a query resolved to.
 #[derive(Debug, Clone)]
@@ -153,18 +154,11 @@ async fn resolve_url(url: &Url, data: &Data<AppContext>) -> AppResult<Resolved> 
                 .and_then(Value::as_str)
                 .unwrap_or(url.as_str())
                 .to_owned();
-            let found = crate::with_conn!(&data.db, |conn| {
-                let t = thread::read_by_ap_id(&mut conn, &id).await?;
-                let a = match t {
-                    Some(_) => None,
-                    None => answer::read_by_ap_id(&mut conn, &id).await?,
-                };
-                Ok::<_, AppError>((t, a))
-            })?;
-            match found {
-                (Some(t), _) => Ok(Resolved::Thread(t)),
-                (None, Some(a)) => Ok(Resolved::Answer(a)),
-                (None, None) => Err(not_found(&id)),
+            let id = Url::parse(&id).map_err(|_| not_found(&id))?;
+            match super::receive::target_of(&id, data).await? {
+                Some(Content::Thread(t)) => Ok(Resolved::Thread(t)),
+                Some(Content::Answer(a)) => Ok(Resolved::Answer(a)),
+                None => Err(not_found(id.as_str())),
             }
         }
     }
