@@ -328,6 +328,54 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
             (403, Some("origin_mismatch"))
         );
 
+        // An object on the actor's host whose author is someone on another host.
+        let misattributed = json!({
+            "id": remote.activity_id("c4"), "type": "Create", "actor": remote.mallory(),
+            "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [group],
+            "object": {"id": format!("{}/r/4", remote.base), "type": "Note",
+                       "attributedTo": alpha.url("/u/alice"), "inReplyTo": thread_ap_id,
+                       "content": "in alice's name", "to": ["https://www.w3.org/ns/activitystreams#Public"]},
+        })
+        .to_string()
+        .into_bytes();
+        let (status, err) = remote.send_as_mallory(&inbox, &misattributed).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (403, Some("origin_mismatch"))
+        );
+
+        // Mallory answers alice's question (allowed), then tries to accept her own answer:
+        // only the asker or a moderator may (spec §12).
+        let answer_id = format!("{}/r/5", remote.base);
+        let answer = json!({
+            "id": remote.activity_id("c5"), "type": "Create", "actor": remote.mallory(),
+            "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [group],
+            "object": {"id": answer_id, "type": "Note", "attributedTo": remote.mallory(),
+                       "inReplyTo": thread_ap_id, "content": "<p>Mine is right.</p>",
+                       "to": ["https://www.w3.org/ns/activitystreams#Public"]},
+        })
+        .to_string()
+        .into_bytes();
+        let (status, err) = remote.send_as_mallory(&inbox, &answer).await;
+        assert_eq!(status, 202, "{err}");
+        let choose = json!({
+            "id": remote.activity_id("choose"), "type": "ChooseAnswer", "actor": remote.mallory(),
+            "object": answer_id, "audience": group,
+            "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [group],
+        })
+        .to_string()
+        .into_bytes();
+        let (status, err) = remote.send_as_mallory(&inbox, &choose).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (403, Some("not_allowed"))
+        );
+        let view = alice
+            .ok(Method::GET, &format!("/threads/{}", thread["id"]), None)
+            .await;
+        assert_eq!(view["solved"], false, "{view}");
+        assert_eq!(view["answers"][0]["body"], "Mine is right.");
+
         // Updating or deleting alice's thread as mallory.
         let update = json!({
             "id": remote.activity_id("u1"), "type": "Update", "actor": remote.mallory(),
@@ -396,7 +444,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
         let kept = alice
             .ok(Method::GET, &format!("/threads/{}", thread["id"]), None)
             .await;
-        assert_eq!(kept["answer_count"], 0, "{kept}");
+        assert_eq!(kept["answer_count"], 1, "only mallory's answer: {kept}");
 
         // A Mastodon-style note mentioning the group becomes a thread with a derived title.
         let note = json!({
