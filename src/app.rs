@@ -58,6 +58,10 @@ impl RunningServer {
             ctx.clone(),
             shutdown.child_token(),
         ));
+        workers.spawn(crate::federation::delivery::probe_dead_instances(
+            ctx.clone(),
+            shutdown.child_token(),
+        ));
         workers.spawn(crate::federation::delivery::retry_pending_follows(
             ctx.clone(),
             shutdown.child_token(),

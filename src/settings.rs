@@ -74,7 +74,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FederationSettings {
     /// Development only: allows `http://` and `localhost:PORT` peers. Refused unless the
@@ -84,6 +84,20 @@ pub struct FederationSettings {
     /// served only to requests signed by a remote actor (the instance actor, WebFinger and
     /// NodeInfo stay public). Pages for browsers are unaffected.
     pub require_signed_fetch: bool,
+    /// An instance with no successful delivery for this many days is marked dead: its
+    /// deliveries are kept but not attempted until it sends us an activity or answers a
+    /// NodeInfo probe.
+    pub dead_after_days: u32,
+}
+
+impl Default for FederationSettings {
+    fn default() -> FederationSettings {
+        FederationSettings {
+            debug: false,
+            require_signed_fetch: false,
+            dead_after_days: 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

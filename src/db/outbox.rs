@@ -105,10 +105,16 @@ pub async fn claim_due(
     limit: i64,
     busy: &[i64],
 ) -> QueryResult<Vec<(OutboxDelivery, OutboxActivity)>> {
+    use super::schema::instances;
+    // Dead instances' deliveries wait (kept, not attempted) until the instance is revived.
+    let alive = instances::table
+        .filter(instances::dead_since.is_null())
+        .select(instances::id);
     let due = outbox_deliveries::table
         .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
         .filter(outbox_deliveries::next_attempt_at.le(now))
         .filter(outbox_deliveries::instance_id.ne_all(busy))
+        .filter(outbox_deliveries::instance_id.eq_any(alive))
         .order(outbox_deliveries::id)
         .limit(limit)
         .select(outbox_deliveries::id);
@@ -289,4 +295,62 @@ pub async fn instance_answered(
             .await
     })?;
     Ok(())
+}
+
+/// Marks the instance dead if it has had no successful delivery since `cutoff` (counting
+/// from when we first knew it). Returns whether it was marked now.
+pub async fn mark_dead_if_silent(
+    conn: &mut DbConn<'_>,
+    instance_id: i64,
+    cutoff: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    use super::schema::instances;
+    let marked = on_conn!(conn, |c| {
+        diesel::update(
+            instances::table
+                .filter(instances::id.eq(instance_id))
+                .filter(instances::local.eq(false))
+                .filter(instances::dead_since.is_null())
+                .filter(
+                    instances::last_success_at
+                        .lt(cutoff)
+                        .or(instances::last_success_at
+                            .is_null()
+                            .and(instances::created_at.lt(cutoff))),
+                ),
+        )
+        .set(instances::dead_since.eq(Some(now)))
+        .execute(c)
+        .await
+    })?;
+    Ok(marked > 0)
+}
+
+/// Revives the instance with this domain: it answered. Returns whether it was dead.
+pub async fn revive(conn: &mut DbConn<'_>, domain: &str) -> QueryResult<bool> {
+    use super::schema::instances;
+    let revived = on_conn!(conn, |c| {
+        diesel::update(
+            instances::table
+                .filter(instances::domain.eq(domain))
+                .filter(instances::dead_since.is_not_null()),
+        )
+        .set(instances::dead_since.eq(None::<NaiveDateTime>))
+        .execute(c)
+        .await
+    })?;
+    Ok(revived > 0)
+}
+
+/// Domains of the instances marked dead.
+pub async fn dead_domains(conn: &mut DbConn<'_>) -> QueryResult<Vec<String>> {
+    use super::schema::instances;
+    on_conn!(conn, |c| {
+        instances::table
+            .filter(instances::dead_since.is_not_null())
+            .select(instances::domain)
+            .load(c)
+            .await
+    })
 }

@@ -52,6 +52,64 @@ const CONCURRENCY: usize = 64;
 /// Deliveries in flight at once to one instance.
 const PER_INSTANCE: usize = 8;
 
+/// How often dead instances are probed.
+const DEAD_PROBE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Probes dead instances' NodeInfo every ten minutes, until `shutdown`.
+pub async fn probe_dead_instances(ctx: AppContext, shutdown: CancellationToken) {
+    let Ok(client) = super::config::http_client(&ctx) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(DEAD_PROBE_INTERVAL) => {}
+        }
+        match probe_once(&ctx, &client).await {
+            Ok(0) => {}
+            Ok(revived) => tracing::info!(revived, "dead instances answered their probe"),
+            Err(err) => tracing::warn!(error = %err, "cannot probe dead instances"),
+        }
+    }
+}
+
+/// Asks each dead instance for `/.well-known/nodeinfo`; a 2xx revives it. Returns how
+/// many were revived.
+pub async fn probe_once(ctx: &AppContext, client: &reqwest::Client) -> AppResult<usize> {
+    let dead = crate::with_conn!(&ctx.db, |conn| outbox::dead_domains(&mut conn)
+        .await
+        .map_err(AppError::from))?;
+    let scheme = if ctx.settings.federation.debug {
+        "http"
+    } else {
+        "https"
+    };
+    let mut revived = 0;
+    for domain in dead {
+        let Ok(url) = Url::parse(&format!("{scheme}://{domain}/.well-known/nodeinfo")) else {
+            continue;
+        };
+        if url_guard::check_url(&url, ctx.settings.federation.debug).is_err() {
+            continue;
+        }
+        let answered = client
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if answered {
+            let back = crate::with_conn!(&ctx.db, |conn| outbox::revive(&mut conn, &domain)
+                .await
+                .map_err(AppError::from))?;
+            revived += usize::from(back);
+        }
+    }
+    if revived > 0 {
+        super::outbox::wake();
+    }
+    Ok(revived)
+}
+
 /// Runs until `shutdown` is cancelled. Each claimed delivery runs as its own task, bounded
 /// overall and per instance; instances at their bound are left out of the next claim, so
 /// a slow or failing instance never holds up deliveries to the others.
@@ -218,6 +276,19 @@ impl Worker {
                 outbox::record_attempt(&mut conn, delivery.id, &outcome, now).await?;
                 if outcome.state == DeliveryState::Delivered {
                     outbox::instance_answered(&mut conn, delivery.instance_id, now).await?;
+                } else if outcome.status.is_none_or(|s| !(400..500).contains(&s)) {
+                    // No answer or a server error: silent for too long means dead.
+                    let days = i64::from(self.ctx.settings.federation.dead_after_days);
+                    let cutoff = now - chrono::Duration::days(days);
+                    if outbox::mark_dead_if_silent(&mut conn, delivery.instance_id, cutoff, now)
+                        .await?
+                    {
+                        tracing::warn!(
+                            inbox = %delivery.inbox_url,
+                            days,
+                            "instance marked dead; its deliveries wait until it answers"
+                        );
+                    }
                 }
                 Ok::<_, AppError>(())
             })
@@ -373,21 +444,26 @@ mod tests {
     ) -> (String, Arc<AtomicUsize>) {
         let hits = Arc::new(AtomicUsize::new(0));
         let counted = hits.clone();
-        let app = axum::Router::new().route(
-            "/inbox",
-            axum::routing::post(move || {
-                let hits = counted.clone();
-                let gate = gate.clone();
-                async move {
-                    hits.fetch_add(1, Ordering::SeqCst);
-                    if let Some(gate) = gate {
-                        gate.notified().await;
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/nodeinfo",
+                axum::routing::get(|| async { "{}" }),
+            )
+            .route(
+                "/inbox",
+                axum::routing::post(move || {
+                    let hits = counted.clone();
+                    let gate = gate.clone();
+                    async move {
+                        hits.fetch_add(1, Ordering::SeqCst);
+                        if let Some(gate) = gate {
+                            gate.notified().await;
+                        }
+                        let code = axum::http::StatusCode::from_u16(status).expect("status");
+                        (code, [(axum::http::header::RETRY_AFTER, "1")], "")
                     }
-                    let code = axum::http::StatusCode::from_u16(status).expect("status");
-                    (code, [(axum::http::header::RETRY_AFTER, "1")], "")
-                }
-            }),
-        );
+                }),
+            );
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("bind");
@@ -522,6 +598,58 @@ mod tests {
             assert_eq!((of(&refusing).failed, of(&refusing).pending), (1, 0));
             assert_eq!((of(&busy).failed, of(&busy).pending), (0, 1));
             assert!(of(&busy).last_success_at.is_none());
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(20), worker).await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_silent_instance_is_marked_dead_paused_and_revived_by_its_probe() {
+        for_each_backend(async |db| {
+            let (ctx, actor) = sender(&db).await;
+            let (busy, hits) = mock_inbox(503, None).await;
+            let ids = enqueue_to(&ctx, &actor, &busy, 1).await;
+            // We have known the instance for five days without a single success.
+            let past = (crate::db::now() - chrono::Duration::days(5)).format("%Y-%m-%d %H:%M:%S");
+            crate::testing::execute_sql(
+                &db,
+                &format!("UPDATE instances SET created_at = '{past}' WHERE NOT local"),
+            )
+            .await;
+            let stop = CancellationToken::new();
+            let worker = tokio::spawn(run(ctx.clone(), stop.clone()));
+            let dead = crate::testing::wait_until(Duration::from_secs(30), || async {
+                let status = crate::service::admin::delivery_status(&ctx.db)
+                    .await
+                    .expect("status");
+                status.iter().any(|s| s.dead_since.is_some())
+            })
+            .await;
+            assert!(
+                dead,
+                "marked dead after a failure with no success in 3 days"
+            );
+            // Due again, but paused: the row is kept and not attempted.
+            crate::testing::execute_sql(
+                &db,
+                "UPDATE outbox_deliveries SET next_attempt_at = '2000-01-01 00:00:00'",
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            assert_eq!(hits.load(Ordering::SeqCst), 1);
+            assert_eq!(
+                deliveries(&ctx, &ids[0]).await[0].state,
+                DeliveryState::Pending
+            );
+            // The NodeInfo probe answers: revived, and the kept delivery is attempted again.
+            let client = super::super::config::http_client(&ctx).expect("client");
+            assert_eq!(probe_once(&ctx, &client).await.expect("probe"), 1);
+            let retried = crate::testing::wait_until(Duration::from_secs(30), || async {
+                hits.load(Ordering::SeqCst) >= 2
+            })
+            .await;
+            assert!(retried, "delivery resumed after the revival");
             stop.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(20), worker).await;
         })

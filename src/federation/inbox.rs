@@ -185,7 +185,22 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
     )
     .await;
     match received {
-        Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
+        Ok(Ok(())) => {
+            // The sender is alive: deliveries to it resume if it was marked dead.
+            let domain = authority(&activity.actor).to_ascii_lowercase();
+            let revived = async {
+                crate::with_conn!(&data.db, |conn| crate::db::outbox::revive(
+                    &mut conn, &domain
+                )
+                .await
+                .map_err(AppError::from))
+            };
+            if let Ok(true) = revived.await {
+                tracing::info!(%domain, "instance revived by an activity it sent");
+                super::outbox::wake();
+            }
+            StatusCode::ACCEPTED.into_response()
+        }
         Ok(Err(err)) => {
             tracing::info!(
                 activity = %activity.id,
