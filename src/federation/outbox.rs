@@ -10,6 +10,7 @@ use url::Url;
 
 use super::PUBLIC;
 use super::actor::authority;
+use super::convert::with_context;
 use crate::db::community::{self, Community};
 use crate::db::{DbConn, instance, outbox};
 use crate::error::{AppError, AppResult};
@@ -88,14 +89,6 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// `@context` for everything we send.
-fn with_context(mut activity: Value) -> Value {
-    if let Value::Object(map) = &mut activity {
-        map.insert("@context".to_owned(), super::protocol::context());
-    }
-    activity
-}
-
 /// Sends a member's activity about content in `group` the FEP-1b12 way: into a local
 /// group it is announced by the group to the group's remote followers (and a new thread
 /// is also announced bare, for Mastodon); into a remote group it goes to the group's inbox.
@@ -159,25 +152,19 @@ pub async fn announce(
         // The embedded activity travels without its own @context, as Lemmy sends it.
         map.remove("@context");
     }
-    let wrapped = with_context(json!({
-        "id": new_activity_id(settings, "announce")?,
-        "type": "Announce",
-        "actor": group.ap_id,
-        "to": [group.ap_id, PUBLIC],
-        "cc": [followers],
-        "object": inner,
-    }));
-    enqueue(conn, settings, &wrapped, &group.ap_id, &inboxes).await?;
-    if let Some(page) = compat_page {
-        let bare = with_context(json!({
+    let announce_of = |object: Value| -> AppResult<Value> {
+        Ok(with_context(json!({
             "id": new_activity_id(settings, "announce")?,
             "type": "Announce",
             "actor": group.ap_id,
             "to": [group.ap_id, PUBLIC],
             "cc": [followers],
-            "object": page,
-        }));
-        enqueue(conn, settings, &bare, &group.ap_id, &inboxes).await?;
+            "object": object,
+        })))
+    };
+    enqueue(conn, settings, &announce_of(inner)?, &group.ap_id, &inboxes).await?;
+    if let Some(page) = compat_page {
+        enqueue(conn, settings, &announce_of(page)?, &group.ap_id, &inboxes).await?;
     }
     Ok(())
 }

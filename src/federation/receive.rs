@@ -213,7 +213,8 @@ fn convert_post(json: &Value, group_name: Option<&str>) -> AppResult<RemotePost>
     Ok(RemotePost {
         ap_id: page.id.to_string(),
         title,
-        body_html: remote::render(&markdown),
+        // Rendered by our own Markdown renderer: remote HTML is never shown as sent.
+        body_html: crate::content::markdown_to_html(&markdown),
         body: markdown,
         tags: remote::clean_remote_tags(tags),
         published: page

@@ -5,7 +5,6 @@
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
-use crate::content::markdown_to_html;
 use crate::db::answer::{self, Answer, AnswerInsertForm};
 use crate::db::community::Community;
 use crate::db::person::Person;
@@ -465,11 +464,6 @@ pub fn clean_remote_tags(names: impl IntoIterator<Item = String>) -> Vec<String>
         }
     }
     tags
-}
-
-/// Markdown rendered with our own renderer, so remote HTML never reaches pages unfiltered.
-pub fn render(markdown: &str) -> String {
-    markdown_to_html(markdown)
 }
 
 /// Whether any local member follows `group` (spec §6.1 rule 7: content of a remote group
