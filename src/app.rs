@@ -34,6 +34,8 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
 /// A running server, as `serve` and tests start it.
 pub struct RunningServer {
     pub local_addr: SocketAddr,
+    /// Where `/metrics` is served, when `metrics.bind` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub ctx: AppContext,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -66,6 +68,21 @@ impl RunningServer {
             ctx.clone(),
             shutdown.child_token(),
         ));
+        workers.spawn(crate::federation::delivery::prune_finished(
+            ctx.clone(),
+            shutdown.child_token(),
+        ));
+        let metrics_addr = match ctx.settings.metrics.bind {
+            Some(addr) => {
+                let (bound, task) =
+                    crate::metrics::serve(ctx.clone(), addr, shutdown.child_token()).await?;
+                workers.spawn(async move {
+                    let _ = task.await;
+                });
+                Some(bound)
+            }
+            None => None,
+        };
         let server = tokio::spawn(
             axum::serve(
                 listener,
@@ -76,6 +93,7 @@ impl RunningServer {
         );
         Ok(RunningServer {
             local_addr,
+            metrics_addr,
             ctx,
             shutdown,
             server,
@@ -133,6 +151,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         database = %running.ctx.db.backend(),
         "Lyceum is running; open {public_url}/"
     );
+    if let Some(metrics) = running.metrics_addr {
+        tracing::info!("Prometheus metrics on http://{metrics}/metrics");
+    }
     tokio::select! {
         signal = shutdown_signal() => {
             tracing::info!(%signal, "shutting down: finishing in-flight requests");

@@ -186,8 +186,8 @@ async fn run_admin(settings: &Settings, command: AdminCommand) -> anyhow::Result
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             db.close();
             println!(
-                "{:<40} {:>9} {:>10} {:>8}  {:<20} state",
-                "instance", "pending", "delivered", "failed", "last success"
+                "{:<40} {:>9} {:>9} {:>10} {:>8}  {:<20} state",
+                "instance", "pending", "in flight", "delivered", "failed", "last success"
             );
             for row in rows {
                 let last = row.last_success_at.map_or_else(
@@ -200,8 +200,8 @@ async fn run_admin(settings: &Settings, command: AdminCommand) -> anyhow::Result
                     "alive"
                 };
                 println!(
-                    "{:<40} {:>9} {:>10} {:>8}  {:<20} {state}",
-                    row.domain, row.pending, row.delivered, row.failed, last
+                    "{:<40} {:>9} {:>9} {:>10} {:>8}  {:<20} {state}",
+                    row.domain, row.pending, row.in_flight, row.delivered, row.failed, last
                 );
             }
             Ok(())

@@ -32,6 +32,15 @@ pub struct Settings {
     pub registration: RegistrationSettings,
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Address for a Prometheus `/metrics` listener, apart from the public port; none by
+    /// default, so nothing about the queue is public.
+    pub bind: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +97,13 @@ pub struct FederationSettings {
     /// deliveries are kept but not attempted until it sends us an activity or answers a
     /// NodeInfo probe.
     pub dead_after_days: u32,
+    /// Deliveries this process sends at once, over all instances.
+    pub delivery_concurrency: u32,
+    /// Deliveries this process sends at once to one instance.
+    pub delivery_per_instance: u32,
+    /// Days confirmed deliveries are kept (for the admin's counts) before they are pruned;
+    /// failed ones are kept.
+    pub delivered_retention_days: u32,
 }
 
 impl Default for FederationSettings {
@@ -96,6 +112,9 @@ impl Default for FederationSettings {
             debug: false,
             require_signed_fetch: false,
             dead_after_days: 3,
+            delivery_concurrency: 64,
+            delivery_per_instance: 8,
+            delivered_retention_days: 7,
         }
     }
 }
@@ -147,6 +166,7 @@ impl Default for Settings {
             registration: RegistrationSettings::default(),
             auth: AuthSettings::default(),
             rate_limit: RateLimitSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -314,6 +334,28 @@ impl Settings {
                 "http.request_timeout_secs",
                 "must be at least 1".into(),
             ));
+        }
+        for (key, value) in [
+            (
+                "federation.dead_after_days",
+                self.federation.dead_after_days,
+            ),
+            (
+                "federation.delivery_concurrency",
+                self.federation.delivery_concurrency,
+            ),
+            (
+                "federation.delivery_per_instance",
+                self.federation.delivery_per_instance,
+            ),
+            (
+                "federation.delivered_retention_days",
+                self.federation.delivered_retention_days,
+            ),
+        ] {
+            if value == 0 {
+                return Err(fail(key, "must be at least 1".into()));
+            }
         }
         if self.auth.token_ttl_days == 0 {
             return Err(fail("auth.token_ttl_days", "must be at least 1".into()));

@@ -366,6 +366,9 @@ pub struct InstanceDeliveriesView {
     pub domain: String,
     /// Not yet delivered: waiting for their first attempt, in flight, or retrying.
     pub pending: i64,
+    /// Of the pending ones, those a worker is sending right now.
+    pub in_flight: i64,
+    /// Confirmed (2xx); pruned after `federation.delivered_retention_days`.
     pub delivered: i64,
     /// Refused for good (a final 4xx) or given up after two days of retries.
     pub failed: i64,
@@ -378,6 +381,7 @@ impl From<InstanceDeliveries> for InstanceDeliveriesView {
         InstanceDeliveriesView {
             domain: d.domain,
             pending: d.pending,
+            in_flight: d.in_flight,
             delivered: d.delivered,
             failed: d.failed,
             last_success_at: d.last_success_at,

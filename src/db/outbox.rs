@@ -38,6 +38,11 @@ pub struct OutboxDelivery {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// What the activity is about (an object, or an actor's vote or follow of one); a
+    /// delivery waits while an earlier one with the same key to the same inbox is pending.
+    pub ordering_key: Option<String>,
+    /// While a worker is sending it: until when it is reserved.
+    pub claimed_until: Option<NaiveDateTime>,
 }
 
 pub async fn insert_activity(
@@ -69,12 +74,14 @@ pub async fn insert_delivery(
     activity_id: i64,
     instance_id: i64,
     inbox_url: &str,
+    ordering_key: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     on_conn!(conn, |c| {
         diesel::insert_into(outbox_deliveries::table)
             .values((
                 outbox_deliveries::activity_id.eq(activity_id),
+                outbox_deliveries::ordering_key.eq(ordering_key),
                 outbox_deliveries::instance_id.eq(instance_id),
                 outbox_deliveries::inbox_url.eq(inbox_url),
                 outbox_deliveries::state.eq(DeliveryState::Pending),
@@ -97,7 +104,9 @@ pub async fn insert_delivery(
 /// Run inside a transaction: on PostgreSQL the rows are locked with `SKIP LOCKED`, so
 /// several processes claim disjoint sets.
 /// Instances in `busy` (at their concurrency limit in this process) are skipped, so their
-/// backlog does not take the places of other instances' deliveries.
+/// backlog does not take the places of other instances' deliveries. A delivery whose
+/// earlier sibling (same inbox, same ordering key) is still pending waits for it, so an
+/// Update never overtakes its Create; unrelated activities are never held up.
 pub async fn claim_due(
     conn: &mut DbConn<'_>,
     now: NaiveDateTime,
@@ -115,6 +124,12 @@ pub async fn claim_due(
         .filter(outbox_deliveries::next_attempt_at.le(now))
         .filter(outbox_deliveries::instance_id.ne_all(busy))
         .filter(outbox_deliveries::instance_id.eq_any(alive))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "NOT EXISTS (SELECT 1 FROM outbox_deliveries AS earlier \
+             WHERE earlier.inbox_url = outbox_deliveries.inbox_url \
+             AND earlier.ordering_key = outbox_deliveries.ordering_key \
+             AND earlier.state = 'pending' AND earlier.id < outbox_deliveries.id)",
+        ))
         .order(outbox_deliveries::id)
         .limit(limit)
         .select(outbox_deliveries::id);
@@ -127,7 +142,10 @@ pub async fn claim_due(
     }
     on_conn!(conn, |c| {
         diesel::update(outbox_deliveries::table.filter(outbox_deliveries::id.eq_any(&ids)))
-            .set(outbox_deliveries::next_attempt_at.eq(lease_until))
+            .set((
+                outbox_deliveries::next_attempt_at.eq(lease_until),
+                outbox_deliveries::claimed_until.eq(Some(lease_until)),
+            ))
             .execute(c)
             .await?;
         outbox_deliveries::table
@@ -144,7 +162,10 @@ pub async fn claim_due(
 pub async fn release(conn: &mut DbConn<'_>, ids: &[i64], now: NaiveDateTime) -> QueryResult<()> {
     on_conn!(conn, |c| {
         diesel::update(outbox_deliveries::table.filter(outbox_deliveries::id.eq_any(ids)))
-            .set(outbox_deliveries::next_attempt_at.eq(now))
+            .set((
+                outbox_deliveries::next_attempt_at.eq(now),
+                outbox_deliveries::claimed_until.eq(None::<NaiveDateTime>),
+            ))
             .execute(c)
             .await
     })?;
@@ -176,6 +197,7 @@ pub async fn record_attempt(
                 outbox_deliveries::last_attempt_at.eq(Some(now)),
                 outbox_deliveries::last_status.eq(outcome.status),
                 outbox_deliveries::last_error.eq(outcome.error.as_deref()),
+                outbox_deliveries::claimed_until.eq(None::<NaiveDateTime>),
                 outbox_deliveries::updated_at.eq(now),
             ))
             .execute(c)
@@ -220,6 +242,8 @@ pub async fn recent_activities(
 pub struct InstanceDeliveries {
     pub domain: String,
     pub pending: i64,
+    /// Pending deliveries a worker is sending right now (claimed, lease not run out).
+    pub in_flight: i64,
     pub delivered: i64,
     pub failed: i64,
     pub last_success_at: Option<NaiveDateTime>,
@@ -227,8 +251,20 @@ pub struct InstanceDeliveries {
 }
 
 /// Counts per instance that has deliveries, busiest (most pending) first.
-pub async fn per_instance(conn: &mut DbConn<'_>) -> QueryResult<Vec<InstanceDeliveries>> {
+pub async fn per_instance(
+    conn: &mut DbConn<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<InstanceDeliveries>> {
     use super::schema::instances;
+    let in_flight: Vec<(i64, i64)> = on_conn!(conn, |c| {
+        outbox_deliveries::table
+            .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
+            .filter(outbox_deliveries::claimed_until.gt(now))
+            .group_by(outbox_deliveries::instance_id)
+            .select((outbox_deliveries::instance_id, diesel::dsl::count_star()))
+            .load(c)
+            .await
+    })?;
     let counts: Vec<(i64, DeliveryState, i64)> = on_conn!(conn, |c| {
         outbox_deliveries::table
             .group_by((outbox_deliveries::instance_id, outbox_deliveries::state))
@@ -267,6 +303,10 @@ pub async fn per_instance(conn: &mut DbConn<'_>) -> QueryResult<Vec<InstanceDeli
             InstanceDeliveries {
                 domain,
                 pending: count(DeliveryState::Pending),
+                in_flight: in_flight
+                    .iter()
+                    .find(|(i, _)| *i == id)
+                    .map_or(0, |(_, n)| *n),
                 delivered: count(DeliveryState::Delivered),
                 failed: count(DeliveryState::Failed),
                 last_success_at,
@@ -352,5 +392,42 @@ pub async fn dead_domains(conn: &mut DbConn<'_>) -> QueryResult<Vec<String>> {
             .select(instances::domain)
             .load(c)
             .await
+    })
+}
+
+/// Deliveries waiting to be sent (due or not), over all instances: the queue depth.
+pub async fn pending_count(conn: &mut DbConn<'_>) -> QueryResult<i64> {
+    on_conn!(conn, |c| {
+        outbox_deliveries::table
+            .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
+            .count()
+            .get_result(c)
+            .await
+    })
+}
+
+/// Deletes deliveries confirmed before `cutoff`, then activities made before it that have
+/// no delivery left; failed and pending ones stay for the admin. Returns both counts.
+pub async fn prune_delivered(
+    conn: &mut DbConn<'_>,
+    cutoff: NaiveDateTime,
+) -> QueryResult<(usize, usize)> {
+    on_conn!(conn, |c| {
+        let deliveries = diesel::delete(
+            outbox_deliveries::table
+                .filter(outbox_deliveries::state.eq(DeliveryState::Delivered))
+                .filter(outbox_deliveries::updated_at.lt(cutoff)),
+        )
+        .execute(c)
+        .await?;
+        let still_owed = outbox_deliveries::table.select(outbox_deliveries::activity_id);
+        let activities = diesel::delete(
+            outbox_activities::table
+                .filter(outbox_activities::created_at.lt(cutoff))
+                .filter(outbox_activities::id.ne_all(still_owed)),
+        )
+        .execute(c)
+        .await?;
+        Ok((deliveries, activities))
     })
 }

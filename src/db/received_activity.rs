@@ -48,6 +48,20 @@ pub async fn exists(conn: &mut DbConn<'_>, ap_id: &str) -> QueryResult<bool> {
     Ok(found > 0)
 }
 
+/// Forgets ids received before `cutoff`; senders stop retrying long before.
+pub async fn prune_received_before(
+    conn: &mut DbConn<'_>,
+    cutoff: NaiveDateTime,
+) -> QueryResult<usize> {
+    on_conn!(conn, |c| {
+        diesel::delete(
+            received_activities::table.filter(received_activities::received_at.lt(cutoff)),
+        )
+        .execute(c)
+        .await
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -234,6 +234,8 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        ordering_key -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
     }
 }
 

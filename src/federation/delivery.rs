@@ -47,10 +47,47 @@ pub async fn retry_pending_follows(ctx: AppContext, shutdown: CancellationToken)
     }
 }
 
-/// Deliveries in flight at once in this process, over all instances.
-const CONCURRENCY: usize = 64;
-/// Deliveries in flight at once to one instance.
-const PER_INSTANCE: usize = 8;
+/// How often finished outbox rows and old received ids are pruned.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+/// Received activity ids are remembered this long; senders stop retrying after two days.
+const RECEIVED_RETENTION: chrono::Duration = chrono::Duration::days(30);
+
+/// Prunes delivered outbox rows older than `federation.delivered_retention_days` and old
+/// received activity ids, at start and then hourly, until `shutdown`.
+pub async fn prune_finished(ctx: AppContext, shutdown: CancellationToken) {
+    loop {
+        match prune_once(&ctx).await {
+            Ok((0, 0, 0)) => {}
+            Ok((deliveries, activities, received)) => tracing::info!(
+                deliveries,
+                activities,
+                received,
+                "pruned finished outbox rows and old received activity ids"
+            ),
+            Err(err) => tracing::warn!(error = %err, "cannot prune the outbox"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(PRUNE_INTERVAL) => {}
+        }
+    }
+}
+
+/// One pruning pass: (deliveries, activities, received ids) deleted.
+pub async fn prune_once(ctx: &AppContext) -> AppResult<(usize, usize, usize)> {
+    let now = crate::db::now();
+    let days = i64::from(ctx.settings.federation.delivered_retention_days);
+    let cutoff = now - chrono::Duration::days(days);
+    crate::with_conn!(&ctx.db, |conn| {
+        let (deliveries, activities) = outbox::prune_delivered(&mut conn, cutoff).await?;
+        let received = crate::db::received_activity::prune_received_before(
+            &mut conn,
+            now - RECEIVED_RETENTION,
+        )
+        .await?;
+        Ok::<_, AppError>((deliveries, activities, received))
+    })
+}
 
 /// How often dead instances are probed.
 const DEAD_PROBE_INTERVAL: Duration = Duration::from_secs(600);
@@ -126,7 +163,9 @@ pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
         client,
         keys: Mutex::new(HashMap::new()),
     });
-    let overall = Arc::new(Semaphore::new(CONCURRENCY));
+    let concurrency = worker.ctx.settings.federation.delivery_concurrency as usize;
+    let per_instance = worker.ctx.settings.federation.delivery_per_instance as usize;
+    let overall = Arc::new(Semaphore::new(concurrency));
     // Deliveries in flight per instance, counted when they are handed to a task.
     let in_flight_per_instance: Arc<Mutex<HashMap<i64, usize>>> = Arc::default();
     let in_flight = TaskTracker::new();
@@ -138,7 +177,7 @@ pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
             .lock()
             .expect("in-flight counts")
             .iter()
-            .filter(|(_, n)| **n >= PER_INSTANCE)
+            .filter(|(_, n)| **n >= per_instance)
             .map(|(id, _)| *id)
             .collect();
         let room = overall.available_permits().min(BATCH as usize) as i64;
@@ -166,7 +205,7 @@ pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
             {
                 let mut counts = in_flight_per_instance.lock().expect("in-flight counts");
                 let count = counts.entry(delivery.instance_id).or_default();
-                if *count >= PER_INSTANCE {
+                if *count >= per_instance {
                     over_bound.push(delivery.id);
                     continue;
                 }
@@ -180,7 +219,9 @@ pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
             let counts = in_flight_per_instance.clone();
             in_flight.spawn(async move {
                 let instance_id = delivery.instance_id;
+                metrics::gauge!(crate::metrics::DELIVERIES_IN_FLIGHT).increment(1.0);
                 worker.deliver(delivery, activity).await;
+                metrics::gauge!(crate::metrics::DELIVERIES_IN_FLIGHT).decrement(1.0);
                 drop(permit);
                 let mut counts = counts.lock().expect("in-flight counts");
                 if let Some(count) = counts.get_mut(&instance_id) {
@@ -261,6 +302,13 @@ impl Worker {
     async fn deliver(&self, delivery: OutboxDelivery, activity: OutboxActivity) {
         let started = std::time::Instant::now();
         let outcome = self.attempt(&delivery, &activity).await;
+        metrics::histogram!(crate::metrics::DELIVERY_SECONDS).record(started.elapsed());
+        let label = match outcome.state {
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Pending => "retry",
+            DeliveryState::Failed => "failed",
+        };
+        metrics::counter!(crate::metrics::DELIVERIES, "outcome" => label).increment(1);
         tracing::debug!(
             activity = %activity.ap_id,
             inbox = %delivery.inbox_url,
@@ -472,26 +520,12 @@ mod tests {
         (format!("http://localhost:{port}/inbox"), hits)
     }
 
+    /// Enqueues `n` Likes of distinct objects (so no ordering ties them) to `inbox`.
     async fn enqueue_to(ctx: &AppContext, actor: &str, inbox: &str, n: usize) -> Vec<String> {
         let mut ids = Vec::new();
-        for _ in 0..n {
-            let id = super::super::outbox::new_activity_id(&ctx.settings, "like").expect("id");
-            let activity = json!({"id": id, "type": "Like", "actor": actor, "object": "x"});
-            let settings = ctx.settings.clone();
-            let stored = async {
-                crate::transaction!(&ctx.db, |conn| {
-                    super::super::outbox::enqueue(
-                        &mut conn,
-                        &settings,
-                        &activity,
-                        actor,
-                        &[inbox.to_owned()],
-                    )
-                    .await
-                })
-            };
-            stored.await.expect("enqueued");
-            ids.push(id);
+        for i in 0..n {
+            let like = json!({"type": "Like", "actor": actor, "object": format!("x{i}")});
+            ids.push(enqueue_json(ctx, like, inbox).await);
         }
         ids
     }
@@ -540,9 +574,20 @@ mod tests {
                 .await,
                 "{rows:?}"
             );
+            let status = crate::service::admin::delivery_status(&ctx.db)
+                .await
+                .expect("status");
+            let slow_row = status
+                .iter()
+                .find(|s| slow.contains(&s.domain))
+                .expect("the slow instance is listed");
             assert!(
-                slow_hits.load(Ordering::SeqCst) <= PER_INSTANCE,
-                "at most {PER_INSTANCE} requests at once to one instance"
+                (1..=8).contains(&slow_row.in_flight),
+                "claimed and unanswered deliveries show as in flight: {slow_row:?}"
+            );
+            assert!(
+                slow_hits.load(Ordering::SeqCst) <= 8,
+                "at most delivery_per_instance (8) requests at once to one instance"
             );
             gate.notify_waiters();
             stop.cancel();
@@ -656,6 +701,195 @@ mod tests {
         .await;
     }
 
+    /// Enqueues `activity` (its id made fresh) to `inbox`; returns the id.
+    async fn enqueue_json(
+        ctx: &AppContext,
+        mut activity: serde_json::Value,
+        inbox: &str,
+    ) -> String {
+        let kind = activity["type"].as_str().expect("type").to_owned();
+        let id = super::super::outbox::new_activity_id(&ctx.settings, &kind).expect("id");
+        activity["id"] = json!(id);
+        let actor = activity["actor"].as_str().expect("actor").to_owned();
+        let settings = ctx.settings.clone();
+        let stored = async {
+            crate::transaction!(&ctx.db, |conn| {
+                super::super::outbox::enqueue(
+                    &mut conn,
+                    &settings,
+                    &activity,
+                    &actor,
+                    &[inbox.to_owned()],
+                )
+                .await
+            })
+        };
+        stored.await.expect("enqueued");
+        id
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_update_waits_for_its_create_and_nothing_else_does() {
+        for_each_backend(async |db| {
+            let (ctx, actor) = sender(&db).await;
+            // The inbox refuses Creates with 503 until told otherwise, and logs what it took.
+            let refuse_creates = Arc::new(std::sync::atomic::AtomicBool::new(true));
+            let taken: Arc<Mutex<Vec<String>>> = Arc::default();
+            let (refuse, log) = (refuse_creates.clone(), taken.clone());
+            let app = axum::Router::new().route(
+                "/inbox",
+                axum::routing::post(move |body: axum::body::Bytes| {
+                    let (refuse, log) = (refuse.clone(), log.clone());
+                    async move {
+                        let activity: serde_json::Value =
+                            serde_json::from_slice(&body).expect("json");
+                        if activity["type"] == "Create" && refuse.load(Ordering::SeqCst) {
+                            return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                        }
+                        let id = activity["id"].as_str().expect("id").to_owned();
+                        log.lock().expect("log").push(id);
+                        axum::http::StatusCode::ACCEPTED
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .expect("bind");
+            let inbox = format!(
+                "http://localhost:{}/inbox",
+                listener.local_addr().expect("addr").port()
+            );
+            tokio::spawn(async move { axum::serve(listener, app).await });
+
+            let note = |kind: &str| {
+                json!({"type": kind, "actor": actor,
+                       "object": {"id": "http://localhost:9/r/1", "type": "Note"}})
+            };
+            let create = enqueue_json(&ctx, note("Create"), &inbox).await;
+            let update = enqueue_json(&ctx, note("Update"), &inbox).await;
+            let like = enqueue_json(
+                &ctx,
+                json!({"type": "Like", "actor": actor, "object": "http://localhost:9/t/2"}),
+                &inbox,
+            )
+            .await;
+            let stop = CancellationToken::new();
+            let worker = tokio::spawn(run(ctx.clone(), stop.clone()));
+            let state_of = |id: String| {
+                let ctx = ctx.clone();
+                async move { deliveries(&ctx, &id).await[0].clone() }
+            };
+            assert!(
+                crate::testing::wait_until(Duration::from_secs(30), || async {
+                    state_of(like.clone()).await.state == DeliveryState::Delivered
+                        && state_of(create.clone()).await.attempts >= 1
+                })
+                .await,
+                "the unrelated Like went out while the Create was being retried"
+            );
+            // The Update about the same Note has not been tried while its Create is pending.
+            let waiting = state_of(update.clone()).await;
+            assert_eq!(
+                (waiting.state, waiting.attempts),
+                (DeliveryState::Pending, 0)
+            );
+            assert!(!taken.lock().expect("log").contains(&update));
+
+            // The receiver recovers; the Create's retry is due now; then the Update follows.
+            refuse_creates.store(false, Ordering::SeqCst);
+            crate::testing::execute_sql(
+                &db,
+                "UPDATE outbox_deliveries SET next_attempt_at = '2000-01-01 00:00:00' \
+                 WHERE state = 'pending'",
+            )
+            .await;
+            super::super::outbox::wake();
+            assert!(
+                crate::testing::wait_until(Duration::from_secs(30), || async {
+                    state_of(update.clone()).await.state == DeliveryState::Delivered
+                })
+                .await
+            );
+            let order = taken.lock().expect("log").clone();
+            let at = |id: &str| order.iter().position(|x| x == id).expect("received");
+            assert!(at(&create) < at(&update), "{order:?}");
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(20), worker).await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn delivered_rows_are_pruned_after_retention_and_failures_kept() {
+        for_each_backend(async |db| {
+            let (ctx, actor) = sender(&db).await;
+            let ids = enqueue_to(&ctx, &actor, "http://localhost:9/inbox", 3).await;
+            let old = (crate::db::now() - chrono::Duration::days(8)).format("%Y-%m-%d %H:%M:%S");
+            let recent = (crate::db::now() - chrono::Duration::days(6)).format("%Y-%m-%d %H:%M:%S");
+            let set = |id: &str, state: &str, when: &str| {
+                format!(
+                    "UPDATE outbox_deliveries SET state = '{state}', updated_at = '{when}' \
+                     WHERE activity_id = (SELECT id FROM outbox_activities WHERE ap_id = '{id}')"
+                )
+            };
+            crate::testing::execute_sql(&db, &set(&ids[0], "delivered", &old.to_string())).await;
+            crate::testing::execute_sql(&db, &set(&ids[1], "delivered", &recent.to_string())).await;
+            crate::testing::execute_sql(&db, &set(&ids[2], "failed", &old.to_string())).await;
+            crate::testing::execute_sql(
+                &db,
+                &format!("UPDATE outbox_activities SET created_at = '{old}'"),
+            )
+            .await;
+            let (deliveries_pruned, activities_pruned, _) = prune_once(&ctx).await.expect("prune");
+            assert_eq!((deliveries_pruned, activities_pruned), (1, 1));
+            assert!(
+                deliveries(&ctx, &ids[0]).await.is_empty(),
+                "old delivered: gone"
+            );
+            assert_eq!(
+                deliveries(&ctx, &ids[1]).await.len(),
+                1,
+                "recent delivered: kept"
+            );
+            assert_eq!(
+                deliveries(&ctx, &ids[2]).await[0].state,
+                DeliveryState::Failed,
+                "failures are kept for the admin"
+            );
+        })
+        .await;
+    }
+
+    #[test]
+    fn ordering_keys_follow_the_object_and_see_through_wrappers() {
+        use super::super::outbox::ordering_key;
+        let note = json!({"id": "https://a/r/1", "type": "Note"});
+        let create = json!({"type": "Create", "actor": "https://a/u/x", "object": note});
+        let update = json!({"type": "Update", "actor": "https://a/u/x", "object": note});
+        let delete = json!({"type": "Delete", "actor": "https://a/u/x", "object": "https://a/r/1"});
+        let announce = json!({"type": "Announce", "actor": "https://a/c/g", "object": create});
+        let bare_page = json!({"type": "Announce", "actor": "https://a/c/g",
+                               "object": {"id": "https://a/r/1", "type": "Page"}});
+        for activity in [&create, &update, &delete, &announce, &bare_page] {
+            assert_eq!(
+                ordering_key(activity).as_deref(),
+                Some("https://a/r/1"),
+                "{activity}"
+            );
+        }
+        let like = json!({"type": "Like", "actor": "https://a/u/x", "object": "https://a/r/1"});
+        let undo = json!({"type": "Undo", "actor": "https://a/u/x", "object": like});
+        let other_voter =
+            json!({"type": "Like", "actor": "https://a/u/y", "object": "https://a/r/1"});
+        assert_eq!(ordering_key(&like), ordering_key(&undo));
+        assert_ne!(ordering_key(&like), ordering_key(&other_voter));
+        assert_ne!(ordering_key(&like), ordering_key(&create));
+        let follow = json!({"type": "Follow", "actor": "https://b/u/z", "object": "https://a/c/g"});
+        let accept = json!({"type": "Accept", "actor": "https://a/c/g", "object": follow});
+        assert_eq!(ordering_key(&follow), ordering_key(&accept));
+        assert_eq!(ordering_key(&json!({"type": "Create"})), None);
+    }
+
     #[test]
     fn backoff_grows_and_stops_after_two_days() {
         let now = crate::db::now();
@@ -672,6 +906,8 @@ mod tests {
             last_error: None,
             created_at: now,
             updated_at: now,
+            ordering_key: None,
+            claimed_until: None,
         };
         let first = retry_or_give_up(&delivery, now, now, None, String::new(), None);
         delivery.attempts = 5;

@@ -82,11 +82,44 @@ pub async fn enqueue(
     let payload = serde_json::to_string(activity).map_err(AppError::internal)?;
     let now = crate::db::now();
     let stored = outbox::insert_activity(conn, ap_id, actor_ap_id, kind, &payload, now).await?;
+    let key = ordering_key(activity);
     for (domain, inbox) in targets {
         let target = instance::ensure_remote(conn, &domain, now).await?;
-        outbox::insert_delivery(conn, stored.id, target.id, &inbox, now).await?;
+        outbox::insert_delivery(conn, stored.id, target.id, &inbox, key.as_deref(), now).await?;
     }
     Ok(())
+}
+
+/// What an activity is about, for keeping order per inbox: the object for Create, Update,
+/// Delete and ChooseAnswer (so an edit never overtakes its creation); the actor and object
+/// for votes and follows (so an Undo never overtakes what it undoes). Announce, Undo,
+/// Accept and Reject take the key of what they wrap. None when nothing can be told.
+pub fn ordering_key(activity: &Value) -> Option<String> {
+    let id_of = |value: &Value| -> Option<String> {
+        match value {
+            Value::String(id) => Some(id.clone()),
+            Value::Object(map) => map.get("id").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        }
+    };
+    let kind = activity.get("type").and_then(Value::as_str)?;
+    let object = activity.get("object");
+    match kind {
+        "Announce" | "Undo" | "Accept" | "Reject" => match object? {
+            wrapped @ Value::Object(_) => ordering_key(wrapped),
+            Value::String(id) => Some(id.clone()),
+            _ => None,
+        },
+        "Like" | "Dislike" | "EmojiReact" | "Follow" => {
+            let actor = activity.get("actor").and_then(Value::as_str)?;
+            Some(format!("{actor} {}", id_of(object?)?))
+        }
+        _ => match object {
+            Some(object) => id_of(object),
+            // A bare object (the Announce(Page) sent for Mastodon): its own id.
+            None => id_of(activity),
+        },
+    }
 }
 
 /// Sends a member's activity about content in `group` the FEP-1b12 way: into a local

@@ -369,7 +369,8 @@ pub async fn federation_status(db: &Db, session: &Session) -> AppResult<Vec<Inst
 
 /// Delivery counts and health per remote instance, for `lyceum admin federation`.
 pub async fn delivery_status(db: &Db) -> AppResult<Vec<InstanceDeliveries>> {
-    crate::with_conn!(db, |conn| crate::db::outbox::per_instance(&mut conn)
+    let now = crate::db::now();
+    crate::with_conn!(db, |conn| crate::db::outbox::per_instance(&mut conn, now)
         .await
         .map_err(AppError::from))
 }
