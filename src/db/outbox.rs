@@ -172,6 +172,24 @@ pub async fn release(conn: &mut DbConn<'_>, ids: &[i64], now: NaiveDateTime) -> 
     Ok(())
 }
 
+/// Makes every claimed, unconfirmed delivery due now: for a process starting on SQLite,
+/// where no other process can be sending them, so a crash costs no lease wait.
+pub async fn release_all_claims(conn: &mut DbConn<'_>, now: NaiveDateTime) -> QueryResult<usize> {
+    on_conn!(conn, |c| {
+        diesel::update(
+            outbox_deliveries::table
+                .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
+                .filter(outbox_deliveries::claimed_until.is_not_null()),
+        )
+        .set((
+            outbox_deliveries::next_attempt_at.eq(now),
+            outbox_deliveries::claimed_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(c)
+        .await
+    })
+}
+
 /// What one attempt came to.
 #[derive(Debug, Clone)]
 pub struct AttemptOutcome {

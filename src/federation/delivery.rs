@@ -158,6 +158,24 @@ pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
             return;
         }
     };
+    if ctx.db.backend() == crate::db::Backend::Sqlite {
+        // One process per SQLite file: claims left in the table are a crashed process's
+        // unconfirmed sends. On PostgreSQL another process may be sending them, so they
+        // wait for their lease to run out.
+        let released: AppResult<usize> = async {
+            crate::with_conn!(&ctx.db, |conn| {
+                outbox::release_all_claims(&mut conn, crate::db::now())
+                    .await
+                    .map_err(AppError::from)
+            })
+        }
+        .await;
+        match released {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "deliveries unconfirmed before a stop are sent again"),
+            Err(err) => tracing::warn!(error = %err, "cannot release earlier claims"),
+        }
+    }
     let worker = Arc::new(Worker {
         ctx,
         client,
