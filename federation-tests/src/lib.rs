@@ -81,6 +81,12 @@ impl TestInstance {
         format!("{}{path}", self.base_url)
     }
 
+    /// Runs `sql` on the instance's database. Only for what no API can make happen in a
+    /// test's time, such as an instance having been silent for days.
+    pub async fn execute_sql(&self, sql: &str) -> usize {
+        lyceum::testing::execute_sql(&self.database.db, sql).await
+    }
+
     /// Stops the server gracefully and removes its database.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.server.stop(Duration::from_secs(5)).await?;

@@ -628,3 +628,99 @@ async fn a_group_sends_followers_the_fep_1b12_shapes() {
         alpha.stop().await.expect("alpha stops");
     }
 }
+
+/// Issue #6: deliveries to an instance marked dead are kept but not attempted, and the
+/// first activity it sends us revives it and releases them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_instance_is_revived_by_an_activity_it_sends() {
+    for backend in backends() {
+        let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
+        let alice = alpha.member("alice").await.expect("alice");
+        let admin = alpha.admin("root").await.expect("admin");
+        alice
+            .ok(
+                Method::POST,
+                "/communities",
+                Some(json!({"name": "rust", "title": "Rust", "kind": "qa"})),
+            )
+            .await;
+        let remote = FakeRemote::start().await;
+        let inbox = alpha.url("/inbox");
+        let group = alpha.url("/c/rust");
+        let follow = json!({"id": remote.activity_id("follow"), "type": "Follow",
+                            "actor": remote.mallory(), "object": group, "to": [group]});
+        let (status, _) = remote
+            .send_as_mallory(&inbox, follow.to_string().as_bytes())
+            .await;
+        assert_eq!(status, 202);
+        remote
+            .wait_for("the Accept", |path, b| {
+                path == "/u/mallory/inbox" && b["type"] == "Accept"
+            })
+            .await;
+
+        // Days of silence cannot pass in a test: mark the remote dead as the worker would.
+        let domain = remote.base.trim_start_matches("http://").to_owned();
+        let marked = alpha
+            .execute_sql(&format!(
+                "UPDATE instances SET dead_since = '2026-01-01 00:00:00' WHERE domain = '{domain}'"
+            ))
+            .await;
+        assert_eq!(marked, 1);
+        let asked = alice
+            .ok(
+                Method::POST,
+                "/communities/rust/threads",
+                Some(json!({"title": "Held back", "body": "until the remote answers"})),
+            )
+            .await;
+        let page_id = asked["ap_id"].as_str().expect("ap_id").to_owned();
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let announced =
+            |b: &Value| b["type"] == "Announce" && b["object"]["object"]["id"] == page_id;
+        assert!(
+            !remote
+                .received
+                .lock()
+                .expect("lock")
+                .iter()
+                .any(|(_, b)| announced(b)),
+            "nothing is sent to a dead instance"
+        );
+        let status_of = |rows: &Value| {
+            rows.as_array()
+                .expect("rows")
+                .iter()
+                .find(|r| r["domain"] == domain)
+                .cloned()
+                .expect("the remote is listed")
+        };
+        let rows = admin
+            .ok(Method::GET, "/admin/federation/instances", None)
+            .await;
+        let row = status_of(&rows);
+        assert!(!row["dead_since"].is_null(), "{row}");
+        assert!(
+            row["pending"].as_i64() >= Some(1),
+            "kept, not dropped: {row}"
+        );
+
+        // Mallory likes the question: an activity from the dead instance revives it.
+        let like = json!({"id": remote.activity_id("like"), "type": "Like",
+                          "actor": remote.mallory(), "object": page_id});
+        let (status, err) = remote
+            .send_as_mallory(&inbox, like.to_string().as_bytes())
+            .await;
+        assert_eq!(status, 202, "{err}");
+        remote
+            .wait_for("the held-back Announce", |path, b| {
+                path == "/inbox" && announced(b)
+            })
+            .await;
+        let rows = admin
+            .ok(Method::GET, "/admin/federation/instances", None)
+            .await;
+        assert!(status_of(&rows)["dead_since"].is_null(), "revived");
+        alpha.stop().await.expect("alpha stops");
+    }
+}
