@@ -336,21 +336,30 @@ pub async fn per_instance(
     Ok(out)
 }
 
-/// Notes a successful delivery to the instance: it is alive.
+/// Notes a successful delivery to the instance: it is alive. Within a minute of the last
+/// note nothing is written, so a busy instance does not cost a row write per delivery.
 pub async fn instance_answered(
     conn: &mut DbConn<'_>,
     instance_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     use super::schema::instances;
+    let recently = now - chrono::Duration::seconds(60);
     on_conn!(conn, |c| {
-        diesel::update(instances::table.find(instance_id))
-            .set((
-                instances::last_success_at.eq(Some(now)),
-                instances::dead_since.eq(None::<NaiveDateTime>),
-            ))
-            .execute(c)
-            .await
+        diesel::update(
+            instances::table.find(instance_id).filter(
+                instances::last_success_at
+                    .is_null()
+                    .or(instances::last_success_at.lt(recently))
+                    .or(instances::dead_since.is_not_null()),
+            ),
+        )
+        .set((
+            instances::last_success_at.eq(Some(now)),
+            instances::dead_since.eq(None::<NaiveDateTime>),
+        ))
+        .execute(c)
+        .await
     })?;
     Ok(())
 }

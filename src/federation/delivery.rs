@@ -1,18 +1,18 @@
 //! The delivery worker: claims due deliveries from the outbox tables, signs and POSTs
 //! them, and records the outcome (delivered, retry later with backoff, or failed).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use url::Url;
 
-use super::signing::{SigningKey, signed_post_headers};
+use super::signing::{RsaImplementation, SigningKey, signed_post_headers};
 use super::url_guard;
 use crate::context::AppContext;
 use crate::db::outbox::{self, AttemptOutcome, OutboxActivity, OutboxDelivery};
@@ -151,6 +151,11 @@ pub async fn probe_once(ctx: &AppContext, client: &reqwest::Client) -> AppResult
 /// overall and per instance; instances at their bound are left out of the next claim, so
 /// a slow or failing instance never holds up deliveries to the others.
 pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
+    run_with(ctx, shutdown, RsaImplementation::AwsLc).await;
+}
+
+/// [`run`], signing with the given RSA implementation (the benchmark compares them).
+pub async fn run_with(ctx: AppContext, shutdown: CancellationToken, rsa: RsaImplementation) {
     let client = match super::config::http_client(&ctx) {
         Ok(client) => client,
         Err(err) => {
@@ -176,9 +181,15 @@ pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
             Err(err) => tracing::warn!(error = %err, "cannot release earlier claims"),
         }
     }
+    // A finished delivery frees a place: claim again at once rather than at the next poll.
+    let finished = Arc::new(tokio::sync::Notify::new());
+    let (recorder, attempts) = mpsc::unbounded_channel();
+    let recording = tokio::spawn(record_outcomes(ctx.clone(), attempts, finished.clone()));
     let worker = Arc::new(Worker {
         ctx,
         client,
+        rsa,
+        recorder,
         keys: Mutex::new(HashMap::new()),
     });
     let concurrency = worker.ctx.settings.federation.delivery_concurrency as usize;
@@ -214,6 +225,7 @@ pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = super::outbox::woken() => {}
+                () = finished.notified() => {}
                 () = tokio::time::sleep(IDLE_POLL) => {}
             }
             continue;
@@ -235,12 +247,14 @@ pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
             };
             let worker = worker.clone();
             let counts = in_flight_per_instance.clone();
+            let finished = finished.clone();
             in_flight.spawn(async move {
                 let instance_id = delivery.instance_id;
                 metrics::gauge!(crate::metrics::DELIVERIES_IN_FLIGHT).increment(1.0);
-                worker.deliver(delivery, activity).await;
+                // The place overall is freed once the outcome is written, so sent but
+                // unrecorded deliveries (sent again after a crash) stay within the bound.
+                worker.deliver(delivery, activity, permit).await;
                 metrics::gauge!(crate::metrics::DELIVERIES_IN_FLIGHT).decrement(1.0);
-                drop(permit);
                 let mut counts = counts.lock().expect("in-flight counts");
                 if let Some(count) = counts.get_mut(&instance_id) {
                     *count -= 1;
@@ -248,6 +262,8 @@ pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
                         counts.remove(&instance_id);
                     }
                 }
+                drop(counts);
+                finished.notify_one();
             });
         }
         if !over_bound.is_empty() {
@@ -257,14 +273,93 @@ pub async fn run(ctx: AppContext, shutdown: CancellationToken) {
             }
         }
     }
-    // Deliveries in flight finish (or their lease runs out and they are sent again).
+    // Deliveries in flight finish (or their lease runs out and they are sent again), and
+    // their outcomes are written before the worker returns.
     in_flight.close();
     in_flight.wait().await;
+    drop(worker);
+    let _ = recording.await;
+}
+
+/// Outcomes written per transaction at most.
+const RECORD_BATCH: usize = 256;
+
+/// One attempt's outcome, on its way to the database.
+struct Attempted {
+    delivery_id: i64,
+    instance_id: i64,
+    inbox_url: String,
+    outcome: AttemptOutcome,
+    at: NaiveDateTime,
+    /// The delivery's place in `delivery_concurrency`, given back once written.
+    _place: OwnedSemaphorePermit,
+}
+
+/// Writes attempt outcomes as they come, as many per transaction as are waiting, until
+/// every sender is gone. Per delivery this saves a commit, which is what limits fan-out.
+async fn record_outcomes(
+    ctx: AppContext,
+    mut attempts: mpsc::UnboundedReceiver<Attempted>,
+    finished: Arc<tokio::sync::Notify>,
+) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while attempts.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        if let Err(err) = record_batch(&ctx, &batch).await {
+            // Their leases run out and they are sent again: at least once.
+            tracing::warn!(error = %err, count = batch.len(), "cannot record deliveries");
+        }
+        // Gives their places back.
+        batch.clear();
+        finished.notify_one();
+    }
+}
+
+async fn record_batch(ctx: &AppContext, batch: &[Attempted]) -> AppResult<()> {
+    let days = i64::from(ctx.settings.federation.dead_after_days);
+    let now = crate::db::now();
+    let cutoff = now - chrono::Duration::days(days);
+    let marked_dead: Vec<String> = crate::transaction!(&ctx.db, |conn| {
+        let mut answered = HashSet::new();
+        let mut silent = HashMap::new();
+        for attempt in batch {
+            outbox::record_attempt(&mut conn, attempt.delivery_id, &attempt.outcome, attempt.at)
+                .await?;
+            let outcome = &attempt.outcome;
+            if outcome.state == DeliveryState::Delivered {
+                answered.insert(attempt.instance_id);
+            } else if outcome.status.is_none_or(|s| !(400..500).contains(&s)) {
+                // No answer or a server error: silent for too long means dead.
+                silent.insert(attempt.instance_id, attempt.inbox_url.clone());
+            }
+        }
+        for instance_id in &answered {
+            outbox::instance_answered(&mut conn, *instance_id, now).await?;
+        }
+        let mut marked = Vec::new();
+        for (instance_id, inbox) in silent {
+            if !answered.contains(&instance_id)
+                && outbox::mark_dead_if_silent(&mut conn, instance_id, cutoff, now).await?
+            {
+                marked.push(inbox);
+            }
+        }
+        Ok::<_, AppError>(marked)
+    })?;
+    for inbox in marked_dead {
+        tracing::warn!(
+            %inbox,
+            days,
+            "instance marked dead; its deliveries wait until it answers"
+        );
+    }
+    Ok(())
 }
 
 struct Worker {
     ctx: AppContext,
     client: reqwest::Client,
+    rsa: RsaImplementation,
+    recorder: mpsc::UnboundedSender<Attempted>,
     keys: Mutex<HashMap<String, Arc<SigningKey>>>,
 }
 
@@ -309,7 +404,8 @@ impl Worker {
             Ok::<_, AppError>(pem)
         })?
         .ok_or_else(|| AppError::internal(format!("{actor_ap_id} has no private key here")))?;
-        let key = Arc::new(SigningKey::from_pkcs8_pem(&pem).map_err(AppError::internal)?);
+        let key =
+            Arc::new(SigningKey::from_pkcs8_pem_with(&pem, self.rsa).map_err(AppError::internal)?);
         self.keys
             .lock()
             .expect("key cache")
@@ -317,7 +413,12 @@ impl Worker {
         Ok(key)
     }
 
-    async fn deliver(&self, delivery: OutboxDelivery, activity: OutboxActivity) {
+    async fn deliver(
+        &self,
+        delivery: OutboxDelivery,
+        activity: OutboxActivity,
+        permit: OwnedSemaphorePermit,
+    ) {
         let started = std::time::Instant::now();
         let outcome = self.attempt(&delivery, &activity).await;
         metrics::histogram!(crate::metrics::DELIVERY_SECONDS).record(started.elapsed());
@@ -336,33 +437,20 @@ impl Worker {
             ms = started.elapsed().as_millis() as u64,
             "delivery attempt"
         );
-        let now = crate::db::now();
-        let recorded = async {
-            crate::with_conn!(&self.ctx.db, |conn| {
-                outbox::record_attempt(&mut conn, delivery.id, &outcome, now).await?;
-                if outcome.state == DeliveryState::Delivered {
-                    outbox::instance_answered(&mut conn, delivery.instance_id, now).await?;
-                } else if outcome.status.is_none_or(|s| !(400..500).contains(&s)) {
-                    // No answer or a server error: silent for too long means dead.
-                    let days = i64::from(self.ctx.settings.federation.dead_after_days);
-                    let cutoff = now - chrono::Duration::days(days);
-                    if outbox::mark_dead_if_silent(&mut conn, delivery.instance_id, cutoff, now)
-                        .await?
-                    {
-                        tracing::warn!(
-                            inbox = %delivery.inbox_url,
-                            days,
-                            "instance marked dead; its deliveries wait until it answers"
-                        );
-                    }
-                }
-                Ok::<_, AppError>(())
-            })
-        }
-        .await;
-        if let Err(err) = recorded {
-            // The lease runs out and the delivery is sent again: at least once.
-            tracing::warn!(error = %err, delivery = delivery.id, "cannot record a delivery");
+        // Recorded in batches by `record_outcomes`: one transaction for many deliveries.
+        let attempted = Attempted {
+            delivery_id: delivery.id,
+            instance_id: delivery.instance_id,
+            inbox_url: delivery.inbox_url,
+            outcome,
+            at: crate::db::now(),
+            _place: permit,
+        };
+        if self.recorder.send(attempted).is_err() {
+            tracing::warn!(
+                delivery = delivery.id,
+                "the recorder stopped; sent again later"
+            );
         }
     }
 
@@ -557,6 +645,58 @@ mod tests {
         rows.await.expect("rows")
     }
 
+    /// Every delivery to `inbox`.
+    async fn deliveries_to(ctx: &AppContext, inbox: &str) -> Vec<OutboxDelivery> {
+        use crate::db::schema::outbox_deliveries;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let rows = async {
+            crate::with_conn!(&ctx.db, |conn| crate::on_conn!(&mut conn, |c| {
+                outbox_deliveries::table
+                    .filter(outbox_deliveries::inbox_url.eq(inbox))
+                    .select(OutboxDelivery::as_select())
+                    .load(c)
+                    .await
+            })
+            .map_err(AppError::from))
+        };
+        rows.await.expect("rows")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_inbox_on_a_private_address_is_failed_without_a_request() {
+        for_each_backend(async |db| {
+            let (mut ctx, actor) = sender(&db).await;
+            // Production rules: https only, public addresses only.
+            let mut settings = (*ctx.settings).clone();
+            settings.federation.debug = false;
+            ctx = AppContext::new(db.clone(), settings);
+            let private = enqueue_to(&ctx, &actor, "https://10.1.2.3/inbox", 1).await;
+            let loopback = enqueue_to(&ctx, &actor, "https://127.0.0.1:8443/inbox", 1).await;
+            let stop = CancellationToken::new();
+            let worker = tokio::spawn(run(ctx.clone(), stop.clone()));
+            let settled = crate::testing::wait_until(Duration::from_secs(20), || async {
+                deliveries(&ctx, &private[0]).await[0].state == DeliveryState::Failed
+                    && deliveries(&ctx, &loopback[0]).await[0].state == DeliveryState::Failed
+            })
+            .await;
+            assert!(settled);
+            for id in [&private[0], &loopback[0]] {
+                let row = &deliveries(&ctx, id).await[0];
+                assert_eq!(row.last_status, None, "{row:?}");
+                assert!(
+                    row.last_error
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with("inbox URL refused")),
+                    "{row:?}"
+                );
+            }
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(20), worker).await;
+        })
+        .await;
+    }
+
     async fn sender(db: &crate::db::Db) -> (AppContext, String) {
         let mut settings = test_settings();
         // The mock inboxes are plain http on localhost.
@@ -607,6 +747,23 @@ mod tests {
                 slow_hits.load(Ordering::SeqCst) <= 8,
                 "at most delivery_per_instance (8) requests at once to one instance"
             );
+            // The silent receiver is cut off by the 10 s request timeout and retried later.
+            let slow_ids = {
+                let status = deliveries_to(&ctx, &slow).await;
+                status.into_iter().map(|d| d.id).collect::<Vec<_>>()
+            };
+            assert!(!slow_ids.is_empty());
+            let cut_off = crate::testing::wait_until(Duration::from_secs(30), || async {
+                deliveries_to(&ctx, &slow).await.iter().any(|d| {
+                    d.attempts >= 1
+                        && d.state == DeliveryState::Pending
+                        && d.last_error
+                            .as_deref()
+                            .is_some_and(|e| e.contains("request failed"))
+                })
+            })
+            .await;
+            assert!(cut_off, "{:?}", deliveries_to(&ctx, &slow).await.first());
             gate.notify_waiters();
             stop.cancel();
             gate.notify_waiters();
@@ -621,27 +778,39 @@ mod tests {
             let (ctx, actor) = sender(&db).await;
             let (refusing, refusing_hits) = mock_inbox(400, None).await;
             let (busy, _) = mock_inbox(503, None).await;
+            let (throttling, _) = mock_inbox(429, None).await;
+            let (timing_out, _) = mock_inbox(408, None).await;
             let refused = enqueue_to(&ctx, &actor, &refusing, 1).await;
             let retried = enqueue_to(&ctx, &actor, &busy, 1).await;
+            let throttled = enqueue_to(&ctx, &actor, &throttling, 1).await;
+            let timed_out = enqueue_to(&ctx, &actor, &timing_out, 1).await;
             let stop = CancellationToken::new();
             let worker = tokio::spawn(run(ctx.clone(), stop.clone()));
             let settled = crate::testing::wait_until(Duration::from_secs(30), || async {
                 let a = deliveries(&ctx, &refused[0]).await;
-                let b = deliveries(&ctx, &retried[0]).await;
-                a[0].attempts == 1 && b[0].attempts >= 1
+                let mut others = true;
+                for id in [&retried[0], &throttled[0], &timed_out[0]] {
+                    others &= deliveries(&ctx, id).await[0].attempts >= 1;
+                }
+                a[0].attempts == 1 && others
             })
             .await;
             assert!(settled);
             let a = &deliveries(&ctx, &refused[0]).await[0];
             assert_eq!(a.state, DeliveryState::Failed, "{a:?}");
             assert_eq!(a.last_status, Some(400));
-            let b = &deliveries(&ctx, &retried[0]).await[0];
-            assert_eq!(b.state, DeliveryState::Pending, "{b:?}");
-            assert_eq!(b.last_status, Some(503));
-            assert!(
-                b.next_attempt_at > b.last_attempt_at.expect("attempted"),
-                "{b:?}"
-            );
+            for (id, status) in [
+                (&retried[0], 503),
+                (&throttled[0], 429),
+                (&timed_out[0], 408),
+            ] {
+                let b = &deliveries(&ctx, id).await[0];
+                assert_eq!(b.state, DeliveryState::Pending, "{b:?}");
+                assert_eq!(b.last_status, Some(status));
+                // Backoff of at least ~8 s (10 s less jitter), and Retry-After: 1 honoured.
+                let wait = b.next_attempt_at - b.last_attempt_at.expect("attempted");
+                assert!(wait >= chrono::Duration::seconds(7), "{b:?}");
+            }
             // The 400 is never sent again, however long the worker runs.
             tokio::time::sleep(Duration::from_millis(1500)).await;
             assert_eq!(refusing_hits.load(Ordering::SeqCst), 1);

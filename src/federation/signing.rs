@@ -23,37 +23,73 @@ pub enum SigningError {
     Sign(String),
 }
 
+/// Which RSA implementation signs. Deliveries use aws-lc-rs; RustCrypto's `rsa` (what the
+/// federation library signs with) is here so the benchmark can compare the two through
+/// the same delivery path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsaImplementation {
+    AwsLc,
+    RustCrypto,
+}
+
 /// A parsed private key, cheap to reuse for many signatures.
 pub struct SigningKey {
-    key: RsaKeyPair,
-    rng: SystemRandom,
+    key: ParsedKey,
+}
+
+enum ParsedKey {
+    AwsLc { key: RsaKeyPair, rng: SystemRandom },
+    RustCrypto(Box<rsa::RsaPrivateKey>),
 }
 
 impl SigningKey {
-    /// Parses a `-----BEGIN PRIVATE KEY-----` (PKCS#8) PEM document.
+    /// Parses a `-----BEGIN PRIVATE KEY-----` (PKCS#8) PEM document for aws-lc-rs.
     pub fn from_pkcs8_pem(pem: &str) -> Result<SigningKey, SigningError> {
-        let body: String = pem
-            .lines()
-            .filter(|line| !line.starts_with("-----"))
-            .map(str::trim)
-            .collect();
-        let der = BASE64
-            .decode(body)
-            .map_err(|e| SigningError::BadKey(e.to_string()))?;
-        let key = RsaKeyPair::from_pkcs8(&der).map_err(|e| SigningError::BadKey(e.to_string()))?;
-        Ok(SigningKey {
-            key,
-            rng: SystemRandom::new(),
-        })
+        SigningKey::from_pkcs8_pem_with(pem, RsaImplementation::AwsLc)
+    }
+
+    /// Parses a PKCS#8 PEM private key for the given implementation.
+    pub fn from_pkcs8_pem_with(
+        pem: &str,
+        implementation: RsaImplementation,
+    ) -> Result<SigningKey, SigningError> {
+        let bad = |e: String| SigningError::BadKey(e);
+        let key = match implementation {
+            RsaImplementation::AwsLc => {
+                let der = pem_to_der(pem).ok_or_else(|| bad("not base64 PEM".into()))?;
+                let key = RsaKeyPair::from_pkcs8(&der).map_err(|e| bad(e.to_string()))?;
+                ParsedKey::AwsLc {
+                    key,
+                    rng: SystemRandom::new(),
+                }
+            }
+            RsaImplementation::RustCrypto => {
+                use rsa::pkcs8::DecodePrivateKey;
+                let key =
+                    rsa::RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| bad(e.to_string()))?;
+                ParsedKey::RustCrypto(Box::new(key))
+            }
+        };
+        Ok(SigningKey { key })
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256, base64.
     pub fn sign(&self, message: &[u8]) -> Result<String, SigningError> {
-        let mut signature = vec![0u8; self.key.public_modulus_len()];
-        self.key
-            .sign(&RSA_PKCS1_SHA256, &self.rng, message, &mut signature)
-            .map_err(|e| SigningError::Sign(e.to_string()))?;
-        Ok(BASE64.encode(signature))
+        match &self.key {
+            ParsedKey::AwsLc { key, rng } => {
+                let mut signature = vec![0u8; key.public_modulus_len()];
+                key.sign(&RSA_PKCS1_SHA256, rng, message, &mut signature)
+                    .map_err(|e| SigningError::Sign(e.to_string()))?;
+                Ok(BASE64.encode(signature))
+            }
+            ParsedKey::RustCrypto(key) => {
+                // As activitypub_federation signs.
+                let signature = key
+                    .sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message))
+                    .map_err(|e| SigningError::Sign(e.to_string()))?;
+                Ok(BASE64.encode(signature))
+            }
+        }
     }
 }
 
@@ -172,5 +208,20 @@ mod tests {
         assert!(verify_rsa_sha256(&pair.public_key, b"message", &sig));
         assert!(!verify_rsa_sha256(&pair.public_key, b"other", &sig));
         assert!(!verify_rsa_sha256(&other.public_key, b"message", &sig));
+    }
+
+    #[test]
+    fn both_implementations_make_the_same_signature() {
+        // PKCS#1 v1.5 is deterministic: the benchmark compares equal work.
+        let pair = activitypub_federation::http_signatures::generate_actor_keypair().expect("keys");
+        let ours = SigningKey::from_pkcs8_pem(&pair.private_key).expect("aws-lc parses");
+        let theirs =
+            SigningKey::from_pkcs8_pem_with(&pair.private_key, RsaImplementation::RustCrypto)
+                .expect("rsa parses");
+        let message = b"(request-target): post /inbox";
+        assert_eq!(
+            ours.sign(message).expect("signs"),
+            theirs.sign(message).expect("signs")
+        );
     }
 }
