@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use lyceum::db::types::{AccountRole, AccountStatus};
+use lyceum::db::types::AccountRole;
 use lyceum::settings::{LogFormat, Settings};
 use tracing_subscriber::EnvFilter;
 
@@ -157,17 +157,16 @@ async fn run_admin(settings: &Settings, command: AdminCommand) -> anyhow::Result
                 &db,
                 &settings.public_url(),
                 lyceum::service::accounts::NewAccount {
-                    username: name,
-                    password,
                     email,
-                    role: if admin {
-                        AccountRole::Admin
-                    } else {
-                        AccountRole::Member
-                    },
-                    status: AccountStatus::Active,
-                    application_answer: None,
-                    invite_code: None,
+                    ..lyceum::service::accounts::NewAccount::active(
+                        &name,
+                        &password,
+                        if admin {
+                            AccountRole::Admin
+                        } else {
+                            AccountRole::Member
+                        },
+                    )
                 },
             )
             .await

@@ -298,15 +298,7 @@ impl TestApi {
         crate::service::accounts::create_account(
             &self.db,
             &self.settings.public_url(),
-            crate::service::accounts::NewAccount {
-                username: name.to_owned(),
-                password: TEST_PASSWORD.to_owned(),
-                email: None,
-                role,
-                status: crate::db::types::AccountStatus::Active,
-                application_answer: None,
-                invite_code: None,
-            },
+            crate::service::accounts::NewAccount::active(name, TEST_PASSWORD, role),
         )
         .await
         .expect("test user")

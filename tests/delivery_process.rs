@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lyceum::db::Db;
-use lyceum::db::types::{AccountRole, AccountStatus};
+use lyceum::db::types::AccountRole;
 use lyceum::settings::Settings;
 use lyceum::testing::{TestDatabase, postgres_test_url, wait_until};
 use serde_json::json;
@@ -72,15 +72,11 @@ async fn fan_out(db: &Db, domain: &str, inboxes: &[String], activities: usize) -
     lyceum::service::accounts::create_account(
         db,
         &settings.public_url(),
-        lyceum::service::accounts::NewAccount {
-            username: "sender".into(),
-            password: lyceum::testing::TEST_PASSWORD.into(),
-            email: None,
-            role: AccountRole::Member,
-            status: AccountStatus::Active,
-            application_answer: None,
-            invite_code: None,
-        },
+        lyceum::service::accounts::NewAccount::active(
+            "sender",
+            lyceum::testing::TEST_PASSWORD,
+            AccountRole::Member,
+        ),
     )
     .await
     .expect("the sender's account");

@@ -153,15 +153,11 @@ impl TestInstance {
         lyceum::service::accounts::create_account(
             &self.server.ctx.db,
             &self.server.ctx.public_url(),
-            lyceum::service::accounts::NewAccount {
-                username: username.to_owned(),
-                password: PASSWORD.to_owned(),
-                email: None,
-                role: lyceum::db::types::AccountRole::Admin,
-                status: lyceum::db::types::AccountStatus::Active,
-                application_answer: None,
-                invite_code: None,
-            },
+            lyceum::service::accounts::NewAccount::active(
+                username,
+                PASSWORD,
+                lyceum::db::types::AccountRole::Admin,
+            ),
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use lyceum::context::AppContext;
 use lyceum::db::Db;
-use lyceum::db::types::{AccountRole, AccountStatus};
+use lyceum::db::types::AccountRole;
 use lyceum::federation::signing::{RsaImplementation, SigningKey};
 use lyceum::settings::Settings;
 use serde_json::json;
@@ -201,15 +201,11 @@ async fn fill_outbox(
     lyceum::service::accounts::create_account(
         db,
         &public_url,
-        lyceum::service::accounts::NewAccount {
-            username: "sender".into(),
-            password: "a benchmark password".into(),
-            email: None,
-            role: AccountRole::Member,
-            status: AccountStatus::Active,
-            application_answer: None,
-            invite_code: None,
-        },
+        lyceum::service::accounts::NewAccount::active(
+            "sender",
+            "a benchmark password",
+            AccountRole::Member,
+        ),
     )
     .await
     .map_err(|e| anyhow::anyhow!("{}", e.message))?;

@@ -29,6 +29,22 @@ pub struct NewAccount {
     pub invite_code: Option<String>,
 }
 
+impl NewAccount {
+    /// An active account made by an operator (`admin create-user`), a test or a benchmark:
+    /// no application, no invite.
+    pub fn active(username: &str, password: &str, role: AccountRole) -> NewAccount {
+        NewAccount {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            email: None,
+            role,
+            status: AccountStatus::Active,
+            application_answer: None,
+            invite_code: None,
+        }
+    }
+}
+
 /// A local account with its person.
 #[derive(Debug, Clone)]
 pub struct AccountWithPerson {
