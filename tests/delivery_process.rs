@@ -97,8 +97,24 @@ async fn fan_out(db: &Db, domain: &str, inboxes: &[String], activities: usize) -
     ids
 }
 
+/// A `lyceum serve` process, killed with SIGKILL when dropped (also when a test fails).
+struct Server(Child);
+
+impl Server {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// `lyceum serve` on `bind_port` for `domain`, with metrics on `metrics_port`.
-fn serve(url: &str, domain: &str, bind_port: u16, metrics_port: u16) -> Child {
+fn serve(url: &str, domain: &str, bind_port: u16, metrics_port: u16) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lyceum"));
     for (key, _) in std::env::vars() {
         if key.starts_with("LYCEUM_") || key == "RUST_LOG" {
@@ -115,6 +131,7 @@ fn serve(url: &str, domain: &str, bind_port: u16, metrics_port: u16) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(Server)
         .expect("lyceum serve starts")
 }
 
@@ -184,8 +201,7 @@ async fn sigkill_mid_fan_out_then_restart_delivers_everything() {
         })
         .await;
         assert!(some_arrived, "the first process delivered a fifth");
-        first.kill().expect("SIGKILL");
-        first.wait().expect("reaped");
+        first.kill();
         let (at_kill, _) = unique_and_total(&seen);
         assert!(
             at_kill < expected,
@@ -223,8 +239,7 @@ async fn sigkill_mid_fan_out_then_restart_delivers_everything() {
             database.db.backend(),
             total - unique
         );
-        second.kill().expect("stop");
-        second.wait().expect("reaped");
+        second.kill();
         database.drop_database().await;
     }
 }
@@ -274,8 +289,7 @@ async fn two_processes_on_one_postgres_share_deliveries_without_repeats() {
     );
     eprintln!("two processes: a delivered {by_a}, b {by_b}, no repeats");
     for child in [&mut a, &mut b] {
-        child.kill().expect("stop");
-        child.wait().expect("reaped");
+        child.kill();
     }
     database.drop_database().await;
 }
