@@ -68,7 +68,9 @@ pub async fn insert_activity(
     })
 }
 
-/// Adds a pending delivery; a second one to the same inbox for the same activity is ignored.
+/// Adds a delivery: pending, or held while an earlier one with the same ordering key to
+/// the same inbox is unfinished. A second one to the same inbox for the same activity is
+/// ignored.
 pub async fn insert_delivery(
     conn: &mut DbConn<'_>,
     activity_id: i64,
@@ -77,6 +79,27 @@ pub async fn insert_delivery(
     ordering_key: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    let waits = match ordering_key {
+        None => false,
+        Some(key) => on_conn!(conn, |c| {
+            diesel::select(diesel::dsl::exists(
+                outbox_deliveries::table
+                    .filter(outbox_deliveries::inbox_url.eq(inbox_url))
+                    .filter(outbox_deliveries::ordering_key.eq(key))
+                    .filter(
+                        outbox_deliveries::state
+                            .eq_any([DeliveryState::Pending, DeliveryState::Held]),
+                    ),
+            ))
+            .get_result::<bool>(c)
+            .await
+        })?,
+    };
+    let state = if waits {
+        DeliveryState::Held
+    } else {
+        DeliveryState::Pending
+    };
     on_conn!(conn, |c| {
         diesel::insert_into(outbox_deliveries::table)
             .values((
@@ -84,7 +107,7 @@ pub async fn insert_delivery(
                 outbox_deliveries::ordering_key.eq(ordering_key),
                 outbox_deliveries::instance_id.eq(instance_id),
                 outbox_deliveries::inbox_url.eq(inbox_url),
-                outbox_deliveries::state.eq(DeliveryState::Pending),
+                outbox_deliveries::state.eq(state),
                 outbox_deliveries::attempts.eq(0i64),
                 outbox_deliveries::next_attempt_at.eq(now),
                 outbox_deliveries::created_at.eq(now),
@@ -104,9 +127,8 @@ pub async fn insert_delivery(
 /// Run inside a transaction: on PostgreSQL the rows are locked with `SKIP LOCKED`, so
 /// several processes claim disjoint sets.
 /// Instances in `busy` (at their concurrency limit in this process) are skipped, so their
-/// backlog does not take the places of other instances' deliveries. A delivery whose
-/// earlier sibling (same inbox, same ordering key) is still pending waits for it, so an
-/// Update never overtakes its Create; unrelated activities are never held up.
+/// backlog does not take the places of other instances' deliveries. Held deliveries (an
+/// earlier one about the same object to the same inbox is unfinished) are not taken.
 pub async fn claim_due(
     conn: &mut DbConn<'_>,
     now: NaiveDateTime,
@@ -124,13 +146,7 @@ pub async fn claim_due(
         .filter(outbox_deliveries::next_attempt_at.le(now))
         .filter(outbox_deliveries::instance_id.ne_all(busy))
         .filter(outbox_deliveries::instance_id.eq_any(alive))
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-            "NOT EXISTS (SELECT 1 FROM outbox_deliveries AS earlier \
-             WHERE earlier.inbox_url = outbox_deliveries.inbox_url \
-             AND earlier.ordering_key = outbox_deliveries.ordering_key \
-             AND earlier.state = 'pending' AND earlier.id < outbox_deliveries.id)",
-        ))
-        .order(outbox_deliveries::id)
+        .order((outbox_deliveries::next_attempt_at, outbox_deliveries::id))
         .limit(limit)
         .select(outbox_deliveries::id);
     let ids: Vec<i64> = match conn {
@@ -170,6 +186,71 @@ pub async fn release(conn: &mut DbConn<'_>, ids: &[i64], now: NaiveDateTime) -> 
             .await
     })?;
     Ok(())
+}
+
+/// After a delivery with `ordering_key` to `inbox_url` finished: the first held one with
+/// the same key to the same inbox becomes pending, due now.
+pub async fn release_next_held(
+    conn: &mut DbConn<'_>,
+    inbox_url: &str,
+    ordering_key: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let next: Option<i64> = on_conn!(conn, |c| {
+        outbox_deliveries::table
+            .filter(outbox_deliveries::state.eq(DeliveryState::Held))
+            .filter(outbox_deliveries::inbox_url.eq(inbox_url))
+            .filter(outbox_deliveries::ordering_key.eq(ordering_key))
+            .order(outbox_deliveries::id)
+            .select(outbox_deliveries::id)
+            .first(c)
+            .await
+            .optional()
+    })?;
+    if let Some(id) = next {
+        on_conn!(conn, |c| {
+            diesel::update(
+                outbox_deliveries::table
+                    .find(id)
+                    .filter(outbox_deliveries::state.eq(DeliveryState::Held)),
+            )
+            .set((
+                outbox_deliveries::state.eq(DeliveryState::Pending),
+                outbox_deliveries::next_attempt_at.eq(now),
+            ))
+            .execute(c)
+            .await
+        })?;
+    }
+    Ok(())
+}
+
+/// Releases held deliveries that nothing unfinished precedes any more (possible when a
+/// delivery was stored while its predecessor finished in a concurrent transaction).
+/// Touches held rows only, which are few. Returns how many were released.
+pub async fn release_orphaned_held(
+    conn: &mut DbConn<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    on_conn!(conn, |c| {
+        diesel::update(
+            outbox_deliveries::table.filter(outbox_deliveries::state.eq(DeliveryState::Held).and(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "NOT EXISTS (SELECT 1 FROM outbox_deliveries AS earlier \
+                     WHERE earlier.inbox_url = outbox_deliveries.inbox_url \
+                     AND earlier.ordering_key = outbox_deliveries.ordering_key \
+                     AND earlier.state IN ('pending', 'held') \
+                     AND earlier.id < outbox_deliveries.id)",
+                ),
+            )),
+        )
+        .set((
+            outbox_deliveries::state.eq(DeliveryState::Pending),
+            outbox_deliveries::next_attempt_at.eq(now),
+        ))
+        .execute(c)
+        .await
+    })
 }
 
 /// Makes every claimed, unconfirmed delivery due now: for a process starting on SQLite,
@@ -320,7 +401,7 @@ pub async fn per_instance(
             };
             InstanceDeliveries {
                 domain,
-                pending: count(DeliveryState::Pending),
+                pending: count(DeliveryState::Pending) + count(DeliveryState::Held),
                 in_flight: in_flight
                     .iter()
                     .find(|(i, _)| *i == id)
@@ -422,11 +503,12 @@ pub async fn dead_domains(conn: &mut DbConn<'_>) -> QueryResult<Vec<String>> {
     })
 }
 
-/// Deliveries waiting to be sent (due or not), over all instances: the queue depth.
+/// Deliveries waiting to be sent (due, held or not yet due), over all instances: the
+/// queue depth.
 pub async fn pending_count(conn: &mut DbConn<'_>) -> QueryResult<i64> {
     on_conn!(conn, |c| {
         outbox_deliveries::table
-            .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
+            .filter(outbox_deliveries::state.eq_any([DeliveryState::Pending, DeliveryState::Held]))
             .count()
             .get_result(c)
             .await

@@ -143,6 +143,9 @@ text_enum! {
     pub enum DeliveryState {
         /// Not yet confirmed; sent when `next_attempt_at` has passed.
         Pending => "pending",
+        /// Waits for an earlier delivery about the same object to the same inbox to finish
+        /// (then it becomes pending), so an Update never overtakes its Create.
+        Held => "held",
         /// The receiver answered 2xx.
         Delivered => "delivered",
         /// Refused for good (a final 4xx, a refused URL) or retried until the deadline.

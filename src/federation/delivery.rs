@@ -198,9 +198,16 @@ pub async fn run_with(ctx: AppContext, shutdown: CancellationToken, rsa: RsaImpl
     // Deliveries in flight per instance, counted when they are handed to a task.
     let in_flight_per_instance: Arc<Mutex<HashMap<i64, usize>>> = Arc::default();
     let in_flight = TaskTracker::new();
+    let mut swept = std::time::Instant::now();
     loop {
         if shutdown.is_cancelled() {
             break;
+        }
+        if swept.elapsed() >= HELD_SWEEP {
+            swept = std::time::Instant::now();
+            if let Err(err) = worker.release_orphaned_held().await {
+                tracing::warn!(error = %err, "cannot release held deliveries");
+            }
         }
         let busy: Vec<i64> = in_flight_per_instance
             .lock()
@@ -281,6 +288,9 @@ pub async fn run_with(ctx: AppContext, shutdown: CancellationToken, rsa: RsaImpl
     let _ = recording.await;
 }
 
+/// How often held deliveries whose predecessor finished unseen are looked for.
+const HELD_SWEEP: Duration = Duration::from_secs(10);
+
 /// Outcomes written per transaction at most.
 const RECORD_BATCH: usize = 256;
 
@@ -289,6 +299,7 @@ struct Attempted {
     delivery_id: i64,
     instance_id: i64,
     inbox_url: String,
+    ordering_key: Option<String>,
     outcome: AttemptOutcome,
     at: NaiveDateTime,
     /// The delivery's place in `delivery_concurrency`, given back once written.
@@ -325,6 +336,13 @@ async fn record_batch(ctx: &AppContext, batch: &[Attempted]) -> AppResult<()> {
             outbox::record_attempt(&mut conn, attempt.delivery_id, &attempt.outcome, attempt.at)
                 .await?;
             let outcome = &attempt.outcome;
+            if let (Some(key), false) = (
+                &attempt.ordering_key,
+                outcome.state == DeliveryState::Pending,
+            ) {
+                // Finished: the next delivery about the same object to this inbox may go.
+                outbox::release_next_held(&mut conn, &attempt.inbox_url, key, now).await?;
+            }
             if outcome.state == DeliveryState::Delivered {
                 answered.insert(attempt.instance_id);
             } else if outcome.status.is_none_or(|s| !(400..500).contains(&s)) {
@@ -364,6 +382,19 @@ struct Worker {
 }
 
 impl Worker {
+    async fn release_orphaned_held(&self) -> AppResult<()> {
+        let now = crate::db::now();
+        let released = crate::with_conn!(&self.ctx.db, |conn| {
+            outbox::release_orphaned_held(&mut conn, now)
+                .await
+                .map_err(AppError::from)
+        })?;
+        if released > 0 {
+            tracing::info!(released, "held deliveries released");
+        }
+        Ok(())
+    }
+
     /// Makes claimed deliveries due again now.
     async fn release(&self, ids: &[i64]) -> AppResult<()> {
         let now = crate::db::now();
@@ -424,7 +455,7 @@ impl Worker {
         metrics::histogram!(crate::metrics::DELIVERY_SECONDS).record(started.elapsed());
         let label = match outcome.state {
             DeliveryState::Delivered => "delivered",
-            DeliveryState::Pending => "retry",
+            DeliveryState::Pending | DeliveryState::Held => "retry",
             DeliveryState::Failed => "failed",
         };
         metrics::counter!(crate::metrics::DELIVERIES, "outcome" => label).increment(1);
@@ -442,6 +473,7 @@ impl Worker {
             delivery_id: delivery.id,
             instance_id: delivery.instance_id,
             inbox_url: delivery.inbox_url,
+            ordering_key: delivery.ordering_key,
             outcome,
             at: crate::db::now(),
             _place: permit,
@@ -976,10 +1008,7 @@ mod tests {
             );
             // The Update about the same Note has not been tried while its Create is pending.
             let waiting = state_of(update.clone()).await;
-            assert_eq!(
-                (waiting.state, waiting.attempts),
-                (DeliveryState::Pending, 0)
-            );
+            assert_eq!((waiting.state, waiting.attempts), (DeliveryState::Held, 0));
             assert!(!taken.lock().expect("log").contains(&update));
 
             // The receiver recovers; the Create's retry is due now; then the Update follows.
@@ -1002,6 +1031,47 @@ mod tests {
             assert!(at(&create) < at(&update), "{order:?}");
             stop.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(20), worker).await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_held_delivery_whose_predecessor_finished_unseen_is_released() {
+        for_each_backend(async |db| {
+            let (ctx, actor) = sender(&db).await;
+            let inbox = "http://localhost:9/inbox";
+            let note = |kind: &str| {
+                json!({"type": kind, "actor": actor,
+                       "object": {"id": "http://localhost:9/r/1", "type": "Note"}})
+            };
+            let create = enqueue_json(&ctx, note("Create"), inbox).await;
+            let update = enqueue_json(&ctx, note("Update"), inbox).await;
+            let delete = enqueue_json(&ctx, note("Delete"), inbox).await;
+            let state = |id: String| {
+                let ctx = ctx.clone();
+                async move { deliveries(&ctx, &id).await[0].state }
+            };
+            assert_eq!(state(update.clone()).await, DeliveryState::Held);
+            // The Create finishes in a transaction that did not see the Update arrive.
+            crate::testing::execute_sql(
+                &db,
+                &format!(
+                    "UPDATE outbox_deliveries SET state = 'delivered' WHERE activity_id = \
+                     (SELECT id FROM outbox_activities WHERE ap_id = '{create}')"
+                ),
+            )
+            .await;
+            let released: AppResult<usize> = async {
+                crate::with_conn!(&ctx.db, |conn| {
+                    outbox::release_orphaned_held(&mut conn, crate::db::now())
+                        .await
+                        .map_err(AppError::from)
+                })
+            }
+            .await;
+            assert_eq!(released.expect("sweep"), 1, "only the first in line");
+            assert_eq!(state(update).await, DeliveryState::Pending);
+            assert_eq!(state(delete).await, DeliveryState::Held);
         })
         .await;
     }
