@@ -532,28 +532,10 @@ async fn a_group_sends_followers_the_fep_1b12_shapes() {
     for backend in backends() {
         let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
         let alice = alpha.member("alice").await.expect("alice");
-        alice
-            .ok(
-                Method::POST,
-                "/communities",
-                Some(json!({"name": "rust", "title": "Rust", "kind": "qa"})),
-            )
-            .await;
-        let remote = FakeRemote::start().await;
+        let (remote, accept) = mallory_follows_rust(&alpha, &alice).await;
         let inbox = alpha.url("/inbox");
         let group = alpha.url("/c/rust");
         let public = "https://www.w3.org/ns/activitystreams#Public";
-
-        let follow = json!({"id": remote.activity_id("follow"), "type": "Follow",
-                            "actor": remote.mallory(), "object": group, "to": [group]});
-        let body = follow.to_string().into_bytes();
-        let (status, _) = remote.send_as_mallory(&inbox, &body).await;
-        assert_eq!(status, 202);
-        let accept = remote
-            .wait_for("the Accept", |path, b| {
-                path == "/u/mallory/inbox" && b["type"] == "Accept"
-            })
-            .await;
         assert_eq!(accept["actor"], group);
         assert_eq!(accept["to"], json!([remote.mallory()]));
         assert_eq!(
@@ -629,6 +611,35 @@ async fn a_group_sends_followers_the_fep_1b12_shapes() {
     }
 }
 
+/// Alice makes the Q&A community `rust` on `alpha`; mallory, on a new fake remote, follows
+/// it. Returns the remote and the Accept it received.
+async fn mallory_follows_rust(
+    alpha: &TestInstance,
+    alice: &federation_tests::Member,
+) -> (FakeRemote, Value) {
+    alice
+        .ok(
+            Method::POST,
+            "/communities",
+            Some(json!({"name": "rust", "title": "Rust", "kind": "qa"})),
+        )
+        .await;
+    let remote = FakeRemote::start().await;
+    let group = alpha.url("/c/rust");
+    let follow = json!({"id": remote.activity_id("follow"), "type": "Follow",
+                        "actor": remote.mallory(), "object": group, "to": [group]});
+    let (status, _) = remote
+        .send_as_mallory(&alpha.url("/inbox"), follow.to_string().as_bytes())
+        .await;
+    assert_eq!(status, 202);
+    let accept = remote
+        .wait_for("the Accept", |path, b| {
+            path == "/u/mallory/inbox" && b["type"] == "Accept"
+        })
+        .await;
+    (remote, accept)
+}
+
 /// Issue #6: deliveries to an instance marked dead are kept but not attempted, and the
 /// first activity it sends us revives it and releases them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -637,27 +648,8 @@ async fn a_dead_instance_is_revived_by_an_activity_it_sends() {
         let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
         let alice = alpha.member("alice").await.expect("alice");
         let admin = alpha.admin("root").await.expect("admin");
-        alice
-            .ok(
-                Method::POST,
-                "/communities",
-                Some(json!({"name": "rust", "title": "Rust", "kind": "qa"})),
-            )
-            .await;
-        let remote = FakeRemote::start().await;
+        let (remote, _) = mallory_follows_rust(&alpha, &alice).await;
         let inbox = alpha.url("/inbox");
-        let group = alpha.url("/c/rust");
-        let follow = json!({"id": remote.activity_id("follow"), "type": "Follow",
-                            "actor": remote.mallory(), "object": group, "to": [group]});
-        let (status, _) = remote
-            .send_as_mallory(&inbox, follow.to_string().as_bytes())
-            .await;
-        assert_eq!(status, 202);
-        remote
-            .wait_for("the Accept", |path, b| {
-                path == "/u/mallory/inbox" && b["type"] == "Accept"
-            })
-            .await;
 
         // Days of silence cannot pass in a test: mark the remote dead as the worker would.
         let domain = remote.base.trim_start_matches("http://").to_owned();
