@@ -204,6 +204,16 @@ impl Member {
     }
 
     /// Asserts a 2xx answer and returns the body.
+    /// Creates a public community on the member's instance (`kind`: `qa` or `discussion`).
+    pub async fn create_community(&self, name: &str, title: &str, kind: &str) -> serde_json::Value {
+        self.ok(
+            reqwest::Method::POST,
+            "/communities",
+            Some(serde_json::json!({"name": name, "title": title, "kind": kind})),
+        )
+        .await
+    }
+
     pub async fn ok(
         &self,
         method: reqwest::Method,

@@ -84,19 +84,9 @@ async fn two_instances_exchange_a_whole_question() {
         let bob = beta.member("bob").await.expect("bob");
 
         // Each instance has a community; each member follows the other's.
-        alice
-            .ok(
-                Method::POST,
-                "/communities",
-                Some(json!({"name": "rust", "title": "Rust help", "kind": "qa"})),
-            )
+        alice.create_community("rust", "Rust help", "qa").await;
+        bob.create_community("ops", "Operations", "discussion")
             .await;
-        bob.ok(
-            Method::POST,
-            "/communities",
-            Some(json!({"name": "ops", "title": "Operations", "kind": "discussion"})),
-        )
-        .await;
         let rust_on_beta = follow_remote(&bob, "rust", &alpha).await;
         let ops_on_alpha = follow_remote(&alice, "ops", &beta).await;
         let group = alice.ok(Method::GET, "/communities/rust", None).await;
@@ -316,13 +306,7 @@ async fn a_group_relays_members_activity_to_every_follower_instance() {
         let alice = alpha.member("alice").await.expect("alice");
         let bob = beta.member("bob").await.expect("bob");
         let carol = gamma.member("carol").await.expect("carol");
-        alice
-            .ok(
-                Method::POST,
-                "/communities",
-                Some(json!({"name": "rust", "title": "Rust help", "kind": "qa"})),
-            )
-            .await;
+        alice.create_community("rust", "Rust help", "qa").await;
         let rust_on_beta = follow_remote(&bob, "rust", &alpha).await;
         let rust_on_gamma = follow_remote(&carol, "rust", &alpha).await;
 
@@ -404,5 +388,116 @@ async fn a_group_relays_members_activity_to_every_follower_instance() {
         alpha.stop().await.expect("alpha stops");
         beta.stop().await.expect("beta stops");
         gamma.stop().await.expect("gamma stops");
+    }
+}
+
+/// An admin's domain block stops traffic both ways: nothing more is sent to the blocked
+/// instance, and what it sends is refused (its own outbox records the 403 as failed).
+/// Test instances all live on `localhost`, so the block names that host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domain_block_stops_traffic_both_ways() {
+    for backend in backends() {
+        let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
+        let beta = TestInstance::start("beta", backend).await.expect("beta");
+        let alice = alpha.member("alice").await.expect("alice");
+        let bob = beta.member("bob").await.expect("bob");
+        let alpha_admin = alpha.admin("root").await.expect("alpha admin");
+        let beta_admin = beta.admin("root").await.expect("beta admin");
+        alice.create_community("rust", "Rust help", "qa").await;
+        let rust_on_beta = follow_remote(&bob, "rust", &alpha).await;
+        let deliveries_to = |rows: &Value, domain: &str| -> i64 {
+            rows.as_array()
+                .expect("rows")
+                .iter()
+                .filter(|r| r["domain"] == domain)
+                .map(|r| {
+                    r["pending"].as_i64().unwrap_or(0)
+                        + r["delivered"].as_i64().unwrap_or(0)
+                        + r["failed"].as_i64().unwrap_or(0)
+                })
+                .sum()
+        };
+        let before = alpha_admin
+            .ok(Method::GET, "/admin/federation/instances", None)
+            .await;
+
+        let (status, body) = alpha_admin
+            .call(
+                Method::PUT,
+                "/admin/federation/blocks/localhost",
+                Some(json!({"reason": "partner left"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+
+        // Alpha to beta: the new question is not even queued for beta.
+        alice
+            .ok(
+                Method::POST,
+                "/communities/rust/threads",
+                Some(json!({"title": "Blocked from beta?", "body": "It should be."})),
+            )
+            .await;
+        // Beta to alpha: bob's question into alpha's community is refused with 403.
+        bob.ok(
+            Method::POST,
+            &format!("/communities/{rust_on_beta}/threads"),
+            Some(json!({"title": "From beta", "body": "Refused at alpha's door."})),
+        )
+        .await;
+        let refused = eventually(
+            &beta_admin,
+            "/admin/federation/instances",
+            "beta records alpha's refusal as a failed delivery",
+            |rows| {
+                rows.as_array().is_some_and(|rows| {
+                    rows.iter()
+                        .any(|r| r["domain"] == alpha.domain() && r["failed"] == 1)
+                })
+            },
+        )
+        .await;
+        assert!(
+            refused
+                .as_array()
+                .expect("rows")
+                .iter()
+                .any(|r| r["domain"] == alpha.domain() && r["pending"] == 0),
+            "a 403 is final, not retried: {refused}"
+        );
+        let after = alpha_admin
+            .ok(Method::GET, "/admin/federation/instances", None)
+            .await;
+        assert_eq!(
+            deliveries_to(&after, beta.domain()),
+            deliveries_to(&before, beta.domain()),
+            "alpha queued nothing for beta after the block: before {before}, after {after}"
+        );
+        let (_, on_alpha) = alice.get("/communities/rust/threads?sort=new").await;
+        let titles: Vec<&str> = on_alpha["threads"]
+            .as_array()
+            .expect("threads")
+            .iter()
+            .filter_map(|t| t["title"].as_str())
+            .collect();
+        assert_eq!(
+            titles,
+            ["Blocked from beta?"],
+            "bob's thread never reached alpha"
+        );
+        let (_, on_beta) = bob
+            .get(&format!("/communities/{rust_on_beta}/threads?sort=new"))
+            .await;
+        assert!(
+            on_beta["threads"]
+                .as_array()
+                .expect("threads")
+                .iter()
+                .all(|t| t["title"] != "Blocked from beta?"),
+            "alpha's question never reached beta: {on_beta}"
+        );
+
+        alpha.stop().await.expect("alpha stops");
+        beta.stop().await.expect("beta stops");
     }
 }

@@ -207,13 +207,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
     for backend in backends() {
         let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
         let alice = alpha.member("alice").await.expect("alice");
-        alice
-            .ok(
-                Method::POST,
-                "/communities",
-                Some(json!({"name": "rust", "title": "Rust", "kind": "qa"})),
-            )
-            .await;
+        alice.create_community("rust", "Rust", "qa").await;
         let thread = alice
             .ok(
                 Method::POST,
@@ -617,13 +611,7 @@ async fn mallory_follows_rust(
     alpha: &TestInstance,
     alice: &federation_tests::Member,
 ) -> (FakeRemote, Value) {
-    alice
-        .ok(
-            Method::POST,
-            "/communities",
-            Some(json!({"name": "rust", "title": "Rust", "kind": "qa"})),
-        )
-        .await;
+    alice.create_community("rust", "Rust", "qa").await;
     let remote = FakeRemote::start().await;
     let group = alpha.url("/c/rust");
     let follow = json!({"id": remote.activity_id("follow"), "type": "Follow",

@@ -17,13 +17,7 @@ async fn signed_fetch_refuses_anonymous_json_and_still_federates() {
         let beta = TestInstance::start("beta", backend).await.expect("beta");
         let alice = alpha.member("alice").await.expect("alice");
         let bob = beta.member("bob").await.expect("bob");
-        alice
-            .ok(
-                Method::POST,
-                "/communities",
-                Some(json!({"name": "rust", "title": "Rust help", "kind": "qa"})),
-            )
-            .await;
+        alice.create_community("rust", "Rust help", "qa").await;
 
         let client = reqwest::Client::new();
         let get = |path: &str, accept: &'static str| {
