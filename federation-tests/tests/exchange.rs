@@ -288,6 +288,32 @@ async fn two_instances_exchange_a_whole_question() {
             c["member_count"] == 1
         })
         .await;
+        // Beta has no follower left in alpha's community: a new question is not sent there.
+        let root = alpha.admin("root").await.expect("admin");
+        let queued_for_beta = || async {
+            let rows = root
+                .ok(Method::GET, "/admin/federation/instances", None)
+                .await;
+            rows.as_array()
+                .expect("rows")
+                .iter()
+                .filter(|r| r["domain"] == beta.domain())
+                .map(|r| r["pending"].as_i64().unwrap_or(0) + r["delivered"].as_i64().unwrap_or(0))
+                .sum::<i64>()
+        };
+        let before = queued_for_beta().await;
+        alice
+            .ok(
+                Method::POST,
+                "/communities/rust/threads",
+                Some(json!({"title": "After bob left", "body": "Only for alpha."})),
+            )
+            .await;
+        assert_eq!(
+            queued_for_beta().await,
+            before,
+            "nothing more is queued for beta after its only follower left"
+        );
 
         alpha.stop().await.expect("alpha stops");
         beta.stop().await.expect("beta stops");

@@ -4,7 +4,6 @@
 
 use federation_tests::{TestInstance, backends, wait_until};
 use reqwest::Method;
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_fetch_refuses_anonymous_json_and_still_federates() {
