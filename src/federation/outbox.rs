@@ -95,20 +95,13 @@ pub async fn enqueue(
 /// for votes and follows (so an Undo never overtakes what it undoes). Announce, Undo,
 /// Accept and Reject take the key of what they wrap. None when nothing can be told.
 pub fn ordering_key(activity: &Value) -> Option<String> {
-    let id_of = |value: &Value| -> Option<String> {
-        match value {
-            Value::String(id) => Some(id.clone()),
-            Value::Object(map) => map.get("id").and_then(Value::as_str).map(str::to_owned),
-            _ => None,
-        }
-    };
+    let id_of = |value: &Value| super::inbox::link_id(value).map(String::from);
     let kind = activity.get("type").and_then(Value::as_str)?;
     let object = activity.get("object");
     match kind {
         "Announce" | "Undo" | "Accept" | "Reject" => match object? {
             wrapped @ Value::Object(_) => ordering_key(wrapped),
-            Value::String(id) => Some(id.clone()),
-            _ => None,
+            link => id_of(link),
         },
         "Like" | "Dislike" | "EmojiReact" | "Follow" => {
             let actor = activity.get("actor").and_then(Value::as_str)?;
