@@ -47,9 +47,13 @@ async fn receivers(count: usize, delay: Duration) -> (Vec<String>, Seen) {
     (inboxes, seen)
 }
 
-fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("free port");
-    probe.local_addr().expect("addr").port()
+/// `N` distinct free ports: every probe stays bound until all are picked, so the kernel
+/// cannot hand the same port out twice.
+fn free_ports<const N: usize>() -> [u16; N] {
+    let probes: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)).expect("free port"))
+        .collect();
+    std::array::from_fn(|i| probes[i].local_addr().expect("addr").port())
 }
 
 fn settings_for(domain: &str) -> Settings {
@@ -97,13 +101,31 @@ async fn fan_out(db: &Db, domain: &str, inboxes: &[String], activities: usize) -
     ids
 }
 
-/// A `lyceum serve` process, killed with SIGKILL when dropped (also when a test fails).
-struct Server(Child);
+/// A `lyceum serve` process, killed with SIGKILL when dropped (also when a test fails),
+/// with its log kept in a file so a failing test can show what the server said.
+struct Server {
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
 
 impl Server {
     fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The last lines the server logged, and how it ended if it did.
+    fn report(&mut self) -> String {
+        let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        let ended = match self.child.try_wait() {
+            Ok(Some(status)) => format!("exited with {status}"),
+            _ => "still running".to_owned(),
+        };
+        format!(
+            "server {ended}; its last log lines:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        )
     }
 }
 
@@ -115,6 +137,8 @@ impl Drop for Server {
 
 /// `lyceum serve` on `bind_port` for `domain`, with metrics on `metrics_port`.
 fn serve(url: &str, domain: &str, bind_port: u16, metrics_port: u16) -> Server {
+    let log = tempfile::NamedTempFile::new().expect("log file");
+    let stderr = log.reopen().expect("log file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lyceum"));
     for (key, _) in std::env::vars() {
         if key.starts_with("LYCEUM_") || key == "RUST_LOG" {
@@ -129,19 +153,23 @@ fn serve(url: &str, domain: &str, bind_port: u16, metrics_port: u16) -> Server {
         .env("LYCEUM_LOG__FILTER", "warn")
         .arg("serve")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
-        .map(Server)
+        .map(|child| Server { child, log })
         .expect("lyceum serve starts")
 }
 
-async fn wait_healthy(port: u16) {
+async fn wait_healthy(server: &mut Server, port: u16) {
     let url = format!("http://127.0.0.1:{port}/healthz");
     let healthy = wait_until(Duration::from_secs(60), || async {
         reqwest::get(&url).await.is_ok_and(|r| r.status() == 200)
     })
     .await;
-    assert!(healthy, "lyceum serve on port {port} answered /healthz");
+    assert!(
+        healthy,
+        "lyceum serve on port {port} did not answer /healthz; {}",
+        server.report()
+    );
 }
 
 /// `lyceum_deliveries_total{outcome="delivered"}` from a process's `/metrics`.
@@ -190,17 +218,21 @@ async fn databases() -> Vec<TestDatabase> {
 async fn sigkill_mid_fan_out_then_restart_delivers_everything() {
     for database in databases().await {
         let (inboxes, seen) = receivers(20, Duration::from_millis(50)).await;
-        let port = free_port();
+        let [port, first_metrics, metrics_port] = free_ports();
         let domain = format!("localhost:{port}");
         let ids = fan_out(&database.db, &domain, &inboxes, 50).await;
         let expected = ids.len() * inboxes.len();
 
-        let mut first = serve(&database.url, &domain, port, free_port());
+        let mut first = serve(&database.url, &domain, port, first_metrics);
         let some_arrived = wait_until(Duration::from_secs(60), || async {
             unique_and_total(&seen).0 >= expected / 5
         })
         .await;
-        assert!(some_arrived, "the first process delivered a fifth");
+        assert!(
+            some_arrived,
+            "the first process delivered a fifth; {}",
+            first.report()
+        );
         first.kill();
         let (at_kill, _) = unique_and_total(&seen);
         assert!(
@@ -208,7 +240,6 @@ async fn sigkill_mid_fan_out_then_restart_delivers_everything() {
             "killed mid-fan-out ({at_kill} of {expected})"
         );
 
-        let metrics_port = free_port();
         let mut second = serve(&database.url, &domain, port, metrics_port);
         // On PostgreSQL the dead process's claims wait for their 30 s lease.
         let everything = wait_until(Duration::from_secs(120), || async {
@@ -218,7 +249,8 @@ async fn sigkill_mid_fan_out_then_restart_delivers_everything() {
         let (unique, total) = unique_and_total(&seen);
         assert!(
             everything,
-            "{unique} of {expected} arrived after the restart"
+            "{unique} of {expected} arrived after the restart; {}",
+            second.report()
         );
         assert!(
             wait_until(Duration::from_secs(30), || all_confirmed(
@@ -254,16 +286,15 @@ async fn two_processes_on_one_postgres_share_deliveries_without_repeats() {
     };
     let database = TestDatabase::postgres(&admin).await;
     let (inboxes, seen) = receivers(20, Duration::from_millis(100)).await;
-    let (port_a, port_b) = (free_port(), free_port());
-    let (metrics_a, metrics_b) = (free_port(), free_port());
+    let [port_a, port_b, metrics_a, metrics_b] = free_ports();
     let domain = format!("localhost:{port_a}");
     lyceum::service::instance::ensure_local_instance(&database.db, &domain)
         .await
         .expect("local instance");
     let mut a = serve(&database.url, &domain, port_a, metrics_a);
     let mut b = serve(&database.url, &domain, port_b, metrics_b);
-    wait_healthy(port_a).await;
-    wait_healthy(port_b).await;
+    wait_healthy(&mut a, port_a).await;
+    wait_healthy(&mut b, port_b).await;
     // Stored while both run: each finds the work on its next poll.
     let ids = fan_out(&database.db, &domain, &inboxes, 50).await;
     let expected = ids.len() * inboxes.len();
@@ -272,11 +303,18 @@ async fn two_processes_on_one_postgres_share_deliveries_without_repeats() {
     })
     .await;
     let (unique, total) = unique_and_total(&seen);
-    assert!(everything, "{unique} of {expected} confirmed");
+    assert!(
+        everything,
+        "{unique} of {expected} confirmed; a: {}; b: {}",
+        a.report(),
+        b.report()
+    );
     assert_eq!(
         (unique, total),
         (expected, expected),
-        "no delivery sent twice"
+        "no delivery sent twice; a: {}; b: {}",
+        a.report(),
+        b.report()
     );
     let (by_a, by_b) = (
         delivered_metric(metrics_a).await,

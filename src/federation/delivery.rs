@@ -1,7 +1,7 @@
 //! The delivery worker: claims due deliveries from the outbox tables, signs and POSTs
 //! them, and records the outcome (delivered, retry later with backoff, or failed).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -239,6 +239,10 @@ pub async fn run_with(ctx: AppContext, shutdown: CancellationToken, rsa: RsaImpl
         }
         let mut over_bound = Vec::new();
         for (delivery, activity) in claimed {
+            let Ok(permit) = overall.clone().try_acquire_owned() else {
+                over_bound.push(delivery.id);
+                continue;
+            };
             {
                 let mut counts = in_flight_per_instance.lock().expect("in-flight counts");
                 let count = counts.entry(delivery.instance_id).or_default();
@@ -248,10 +252,6 @@ pub async fn run_with(ctx: AppContext, shutdown: CancellationToken, rsa: RsaImpl
                 }
                 *count += 1;
             }
-            let Ok(permit) = overall.clone().try_acquire_owned() else {
-                over_bound.push(delivery.id);
-                continue;
-            };
             let worker = worker.clone();
             let counts = in_flight_per_instance.clone();
             let finished = finished.clone();
@@ -293,6 +293,8 @@ const HELD_SWEEP: Duration = Duration::from_secs(10);
 
 /// Outcomes written per transaction at most.
 const RECORD_BATCH: usize = 256;
+/// Attempts to write one batch of outcomes before leaving them to their lease.
+const RECORD_TRIES: u64 = 5;
 
 /// One attempt's outcome, on its way to the database.
 struct Attempted {
@@ -315,9 +317,18 @@ async fn record_outcomes(
 ) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while attempts.recv_many(&mut batch, RECORD_BATCH).await > 0 {
-        if let Err(err) = record_batch(&ctx, &batch).await {
-            // Their leases run out and they are sent again: at least once.
-            tracing::warn!(error = %err, count = batch.len(), "cannot record deliveries");
+        let mut tries = 1;
+        while let Err(err) = record_batch(&ctx, &batch).await {
+            if tries == RECORD_TRIES {
+                // Their leases run out and they are sent again: at least once.
+                tracing::warn!(error = %err, count = batch.len(), "cannot record deliveries");
+                break;
+            }
+            // A deadlock or a lost connection rolls the whole batch back; writing it again
+            // soon is far cheaper than sending every delivery in it again after the lease.
+            tracing::info!(error = %err, count = batch.len(), "recording deliveries again");
+            tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+            tries += 1;
         }
         // Gives their places back.
         batch.clear();
@@ -330,8 +341,10 @@ async fn record_batch(ctx: &AppContext, batch: &[Attempted]) -> AppResult<()> {
     let now = crate::db::now();
     let cutoff = now - chrono::Duration::days(days);
     let marked_dead: Vec<String> = crate::transaction!(&ctx.db, |conn| {
-        let mut answered = HashSet::new();
-        let mut silent = HashMap::new();
+        // Instances are written in id order: processes sharing a PostgreSQL database record
+        // outcomes for the same instances at once, and a common lock order cannot deadlock.
+        let mut answered = BTreeSet::new();
+        let mut silent = BTreeMap::new();
         for attempt in batch {
             outbox::record_attempt(&mut conn, attempt.delivery_id, &attempt.outcome, attempt.at)
                 .await?;
@@ -1072,6 +1085,57 @@ mod tests {
             assert_eq!(released.expect("sweep"), 1, "only the first in line");
             assert_eq!(state(update).await, DeliveryState::Pending);
             assert_eq!(state(delete).await, DeliveryState::Held);
+        })
+        .await;
+    }
+
+    /// Two processes on one PostgreSQL database record outcomes for the same instances at
+    /// the same moment. Each batch must commit: a batch lost to a deadlock is sent again
+    /// once its lease runs out, which is how the two-process test once saw repeats.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_outcome_batches_for_the_same_instances_all_commit() {
+        for_each_backend(async |db| {
+            let (ctx, actor) = sender(&db).await;
+            let inboxes: Vec<String> = (0..12)
+                .map(|n| format!("http://localhost:{}/inbox", 20_000 + n))
+                .collect();
+            let places = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
+            for round in 0..6 {
+                // Instances not answered within the minute are written by every batch.
+                crate::testing::execute_sql(&db, "UPDATE instances SET last_success_at = NULL")
+                    .await;
+                let mut batches = [Vec::new(), Vec::new()];
+                for (n, inbox) in inboxes.iter().enumerate() {
+                    for batch in &mut batches {
+                        let like = json!({"type": "Like", "actor": actor,
+                                          "object": format!("r{round}-{n}-{}", batch.len())});
+                        let id = enqueue_json(&ctx, like, inbox).await;
+                        let row = deliveries(&ctx, &id).await.remove(0);
+                        batch.push(Attempted {
+                            delivery_id: row.id,
+                            instance_id: row.instance_id,
+                            inbox_url: row.inbox_url,
+                            ordering_key: row.ordering_key,
+                            outcome: AttemptOutcome {
+                                state: DeliveryState::Delivered,
+                                next_attempt_at: row.next_attempt_at,
+                                status: Some(202),
+                                error: None,
+                            },
+                            at: crate::db::now(),
+                            _place: places.clone().try_acquire_owned().expect("place"),
+                        });
+                    }
+                }
+                // Opposite orders, as two workers finishing in different orders would have.
+                batches[1].reverse();
+                let (first, second) = tokio::join!(
+                    record_batch(&ctx, &batches[0]),
+                    record_batch(&ctx, &batches[1])
+                );
+                first.expect("first batch recorded");
+                second.expect("second batch recorded");
+            }
         })
         .await;
     }
