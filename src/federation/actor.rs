@@ -100,7 +100,9 @@ struct RemoteActorJson {
     #[serde(rename = "type")]
     kind: String,
     id: Url,
-    preferred_username: String,
+    /// Optional for people: some servers (and fediverse-pasture's test actors) leave it out.
+    #[serde(default)]
+    preferred_username: Option<String>,
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -172,6 +174,37 @@ fn naive(t: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
     t.map(|t| t.naive_utc())
 }
 
+/// The name an actor is known by here: its `preferredUsername`, or for a person without one
+/// the last segment of its id (a community needs a real one: `!name@domain` finds it).
+fn actor_name(actor: &RemoteActorJson) -> AppResult<String> {
+    let invalid = |message: &str| {
+        AppError::new(
+            crate::error::ErrorKind::BadGateway,
+            "remote_actor_invalid",
+            message.to_owned(),
+        )
+    };
+    let name = match actor.preferred_username.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() => name.to_owned(),
+        _ if actor.kind == "Group" => {
+            return Err(invalid("the group has no preferredUsername"));
+        }
+        _ => actor
+            .id
+            .path_segments()
+            .and_then(|mut segments| segments.rfind(|s| !s.is_empty()))
+            .map(str::to_owned)
+            .or_else(|| actor.id.host_str().map(str::to_owned))
+            .ok_or_else(|| invalid("the actor has neither a preferredUsername nor a path"))?,
+    };
+    if name.chars().count() > 100 {
+        return Err(invalid(
+            "the actor's preferredUsername is longer than 100 characters",
+        ));
+    }
+    Ok(name)
+}
+
 /// Stores (or refreshes) a fetched actor: a `Group` becomes a community, anything else
 /// (Person, Service, Application, Organization) a person.
 pub async fn store_remote_actor(ctx: &AppContext, json: Value) -> AppResult<KnownActor> {
@@ -179,9 +212,8 @@ pub async fn store_remote_actor(ctx: &AppContext, json: Value) -> AppResult<Know
         AppError::new(
             crate::error::ErrorKind::BadGateway,
             "remote_actor_invalid",
-            "the remote actor document lacks a required field",
+            format!("the remote actor document is not usable: {e}"),
         )
-        .with_source(e)
     })?;
     if let Some(owner) = &actor.public_key.owner
         && owner != &actor.id
@@ -201,14 +233,7 @@ pub async fn store_remote_actor(ctx: &AppContext, json: Value) -> AppResult<Know
         .or(actor.shared_inbox.clone())
         .filter(|u| u.host_str() == actor.id.host_str())
         .map(String::from);
-    let name = actor.preferred_username.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::new(
-            crate::error::ErrorKind::BadGateway,
-            "remote_actor_invalid",
-            "the actor's preferredUsername is empty or too long",
-        ));
-    }
+    let name = actor_name(&actor)?;
     let published = naive(actor.published).unwrap_or(now);
     crate::transaction!(&ctx.db, |conn| {
         let instance = instance::ensure_remote(&mut conn, &domain, now).await?;
@@ -387,5 +412,51 @@ impl Actor for KnownActor {
 
     fn shared_inbox(&self) -> Option<Url> {
         self.shared_inbox.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parsed(value: Value) -> RemoteActorJson {
+        serde_json::from_value(value).expect("an actor document")
+    }
+
+    fn actor(kind: &str, id: &str, preferred_username: Option<&str>) -> RemoteActorJson {
+        let mut value = json!({
+            "type": kind, "id": id, "inbox": format!("{id}/inbox"),
+            "publicKey": {"id": format!("{id}#main"), "owner": id, "publicKeyPem": "PEM"},
+        });
+        if let Some(name) = preferred_username {
+            value["preferredUsername"] = json!(name);
+        }
+        parsed(value)
+    }
+
+    #[test]
+    fn a_person_without_preferred_username_is_named_by_its_id() {
+        let named = actor("Person", "https://pasture.example/emily", None);
+        assert_eq!(actor_name(&named).expect("a name"), "emily");
+        let trailing = actor("Person", "https://a.example/users/7/", Some("  "));
+        assert_eq!(actor_name(&trailing).expect("a name"), "7");
+        let root = actor("Service", "https://relay.example/", None);
+        assert_eq!(actor_name(&root).expect("a name"), "relay.example");
+        let given = actor("Person", "https://a.example/u/1", Some(" ann "));
+        assert_eq!(actor_name(&given).expect("a name"), "ann");
+    }
+
+    #[test]
+    fn a_group_needs_its_preferred_username() {
+        let group = actor("Group", "https://a.example/c/rust", None);
+        let err = actor_name(&group).expect_err("refused");
+        assert_eq!(err.code, "remote_actor_invalid");
+        let long = "x".repeat(101);
+        let person = actor("Person", "https://a.example/u/1", Some(&long));
+        assert_eq!(
+            actor_name(&person).expect_err("refused").code,
+            "remote_actor_invalid"
+        );
     }
 }
