@@ -202,6 +202,9 @@ async fn run_admin(settings: &Settings, command: AdminCommand) -> anyhow::Result
                     "{:<40} {:>9} {:>9} {:>10} {:>8}  {:<20} {state}",
                     row.domain, row.pending, row.in_flight, row.delivered, row.failed, last
                 );
+                if let Some(error) = &row.last_error {
+                    println!("    retrying because: {error}");
+                }
             }
             Ok(())
         }

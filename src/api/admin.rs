@@ -374,6 +374,9 @@ pub struct InstanceDeliveriesView {
     pub failed: i64,
     pub last_success_at: Option<NaiveDateTime>,
     pub dead_since: Option<NaiveDateTime>,
+    /// Why it is behind: the error of the latest failed attempt among its pending
+    /// deliveries.
+    pub last_error: Option<String>,
 }
 
 impl From<InstanceDeliveries> for InstanceDeliveriesView {
@@ -386,6 +389,7 @@ impl From<InstanceDeliveries> for InstanceDeliveriesView {
             failed: d.failed,
             last_success_at: d.last_success_at,
             dead_since: d.dead_since,
+            last_error: d.last_error,
         }
     }
 }

@@ -347,6 +347,9 @@ pub struct InstanceDeliveries {
     pub failed: i64,
     pub last_success_at: Option<NaiveDateTime>,
     pub dead_since: Option<NaiveDateTime>,
+    /// Why it is behind: the error of the latest failed attempt among its pending
+    /// deliveries (waiting for a retry).
+    pub last_error: Option<String>,
 }
 
 /// Counts per instance that has deliveries, busiest (most pending) first.
@@ -375,6 +378,38 @@ pub async fn per_instance(
             .load(c)
             .await
     })?;
+    // Only instances with deliveries waiting for a retry have a reason to show; one small
+    // lookup each, as few instances are behind at a time.
+    let latest_failures: Vec<(i64, Option<NaiveDateTime>)> = on_conn!(conn, |c| {
+        outbox_deliveries::table
+            .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
+            .filter(outbox_deliveries::last_error.is_not_null())
+            .group_by(outbox_deliveries::instance_id)
+            .select((
+                outbox_deliveries::instance_id,
+                diesel::dsl::max(outbox_deliveries::last_attempt_at),
+            ))
+            .load(c)
+            .await
+    })?;
+    let mut last_errors = std::collections::HashMap::new();
+    for (instance_id, at) in latest_failures {
+        let Some(at) = at else { continue };
+        let error: Option<Option<String>> = on_conn!(conn, |c| {
+            outbox_deliveries::table
+                .filter(outbox_deliveries::instance_id.eq(instance_id))
+                .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
+                .filter(outbox_deliveries::last_attempt_at.eq(at))
+                .filter(outbox_deliveries::last_error.is_not_null())
+                .select(outbox_deliveries::last_error)
+                .first(c)
+                .await
+                .optional()
+        })?;
+        if let Some(Some(error)) = error {
+            last_errors.insert(instance_id, error);
+        }
+    }
     let ids: Vec<i64> = counts.iter().map(|(id, _, _)| *id).collect();
     let rows: Vec<(i64, String, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
         on_conn!(conn, |c| {
@@ -410,6 +445,7 @@ pub async fn per_instance(
                 failed: count(DeliveryState::Failed),
                 last_success_at,
                 dead_since,
+                last_error: last_errors.remove(&id),
             }
         })
         .collect();

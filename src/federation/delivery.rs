@@ -573,12 +573,28 @@ impl Worker {
                     retry(code, format!("answered {status}: {text}"), retry_after)
                 }
             }
-            Err(err) => retry(None, format!("request failed: {err}"), None),
+            Err(err) => retry(None, format!("request failed: {}", error_chain(&err)), None),
         }
     }
 }
 
 /// At most the first kilobyte of an error response, for the record.
+/// An error with its causes: reqwest's own message leaves out why (refused, timed out,
+/// name not found), which is what an operator needs to see.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 async fn short_body(mut response: reqwest::Response) -> String {
     let mut text = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
