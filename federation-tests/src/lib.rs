@@ -1,6 +1,8 @@
 //! Harness for end-to-end tests: start real Lyceum servers on loopback, each with its own
 //! database, and drive them only through HTTP.
 
+pub mod peers;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -29,7 +31,9 @@ pub fn backends() -> Vec<Backend> {
 pub struct TestInstance {
     pub name: String,
     pub base_url: String,
-    server: RunningServer,
+    /// `None` while the instance is down (see `go_down`).
+    server: Option<RunningServer>,
+    settings: Settings,
     database: TestDatabase,
 }
 
@@ -68,11 +72,12 @@ impl TestInstance {
         settings.database.url = database.url.clone();
         settings.federation.debug = true;
         configure(&mut settings);
-        let server = RunningServer::start(settings).await?;
+        let server = RunningServer::start(settings.clone()).await?;
         Ok(TestInstance {
             name: name.to_owned(),
             base_url: format!("http://{domain}"),
-            server,
+            server: Some(server),
+            settings,
             database,
         })
     }
@@ -89,16 +94,113 @@ impl TestInstance {
 
     /// Stops the server gracefully and removes its database.
     pub async fn stop(self) -> anyhow::Result<()> {
-        self.server.stop(Duration::from_secs(5)).await?;
+        if let Some(server) = self.server {
+            server.stop(Duration::from_secs(5)).await?;
+        }
         self.database.drop_database().await;
         Ok(())
+    }
+
+    /// Stops the server but keeps its database and port: an outage. Others' deliveries to
+    /// it fail until `come_back`.
+    pub async fn go_down(&mut self) -> anyhow::Result<()> {
+        let server = self
+            .server
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("{} is already down", self.name))?;
+        server.stop(Duration::from_secs(5)).await
+    }
+
+    /// Starts the server again on the same port and database.
+    pub async fn come_back(&mut self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.server.is_none(), "{} is already up", self.name);
+        self.server = Some(RunningServer::start(self.settings.clone()).await?);
+        Ok(())
+    }
+
+    fn running(&self) -> &RunningServer {
+        self.server
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} is down", self.name))
     }
 }
 
 pub use lyceum::testing::wait_until;
 
+/// How long end-to-end checks wait for federation to settle.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Waits until `GET /api/v1{path}` on `member`'s instance satisfies `check`, and returns
+/// that body; otherwise fails naming the instance, what it lacks and what it last said.
+pub async fn eventually(
+    member: &Member,
+    path: &str,
+    what: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    eventually_within(member, path, what, PATIENCE, check).await
+}
+
+/// `eventually` with a patience of `within`.
+pub async fn eventually_within(
+    member: &Member,
+    path: &str,
+    what: &str,
+    within: Duration,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let last = std::sync::Mutex::new(serde_json::Value::Null);
+    let reached = wait_until(within, || {
+        let last = &last;
+        let check = &check;
+        async move {
+            let (status, body) = member.get(path).await;
+            let ok = status == 200 && check(&body);
+            *last.lock().expect("lock") = body;
+            ok
+        }
+    })
+    .await;
+    let last = last.into_inner().expect("lock");
+    assert!(
+        reached,
+        "{what}: not seen on {} ({}) within {within:?}; GET /api/v1{path} last answered {last}",
+        member.instance, member.base_url
+    );
+    last
+}
+
+/// The thread on `member`'s instance whose `ap_id` is `ap_id`, found through its community.
+pub async fn thread_by_ap_id(member: &Member, community: &str, ap_id: &str) -> serde_json::Value {
+    thread_by_ap_id_within(member, community, ap_id, PATIENCE).await
+}
+
+/// `thread_by_ap_id` with a patience of `within`.
+pub async fn thread_by_ap_id_within(
+    member: &Member,
+    community: &str,
+    ap_id: &str,
+    within: Duration,
+) -> serde_json::Value {
+    let path = format!("/communities/{community}/threads?sort=new");
+    let what = format!("thread {ap_id} in community {community}");
+    let list = eventually_within(member, &path, &what, within, |body| {
+        body["threads"]
+            .as_array()
+            .is_some_and(|ts| ts.iter().any(|t| t["ap_id"] == ap_id))
+    })
+    .await;
+    list["threads"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["ap_id"] == ap_id))
+        .cloned()
+        .expect("found")
+}
+
 /// A signed-in member of an instance, driving it through the public API only.
 pub struct Member {
+    /// The name of the member's instance (`alpha`, ...), for failure messages.
+    pub instance: String,
     pub base_url: String,
     pub token: String,
     client: reqwest::Client,
@@ -141,6 +243,7 @@ impl TestInstance {
             .ok_or_else(|| anyhow::anyhow!("no token in {login}"))?
             .to_owned();
         Ok(Member {
+            instance: self.name.clone(),
             base_url: self.base_url.clone(),
             token,
             client,
@@ -151,8 +254,8 @@ impl TestInstance {
     /// (the same service call), then signs in through the API.
     pub async fn admin(&self, username: &str) -> anyhow::Result<Member> {
         lyceum::service::accounts::create_account(
-            &self.server.ctx.db,
-            &self.server.ctx.public_url(),
+            &self.running().ctx.db,
+            &self.running().ctx.public_url(),
             lyceum::service::accounts::NewAccount::active(
                 username,
                 PASSWORD,

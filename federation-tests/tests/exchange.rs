@@ -3,51 +3,16 @@
 
 use std::time::Duration;
 
-use federation_tests::{Member, TestInstance, backends, wait_until};
+use federation_tests::{
+    Member, TestInstance, backends, eventually, eventually_within, thread_by_ap_id,
+    thread_by_ap_id_within,
+};
+
+/// A delivery that failed is retried after about 10 s, then 20 s (with jitter): enough
+/// for an instance that was down for a few seconds to get everything.
+const RESTART_PATIENCE: Duration = Duration::from_secs(90);
 use reqwest::Method;
 use serde_json::{Value, json};
-
-const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Waits until `GET path` on `member`'s instance satisfies `check`, and returns that body.
-async fn eventually(
-    member: &Member,
-    path: &str,
-    what: &str,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    let last = std::sync::Mutex::new(Value::Null);
-    let reached = wait_until(PATIENCE, || {
-        let last = &last;
-        let check = &check;
-        async move {
-            let (status, body) = member.get(path).await;
-            let ok = status == 200 && check(&body);
-            *last.lock().expect("lock") = body;
-            ok
-        }
-    })
-    .await;
-    let last = last.into_inner().expect("lock");
-    assert!(reached, "{what}: GET {path} last answered {last}");
-    last
-}
-
-/// The thread on `member`'s instance whose `ap_id` is `ap_id`, found through its community.
-async fn thread_by_ap_id(member: &Member, community: &str, ap_id: &str) -> Value {
-    let path = format!("/communities/{community}/threads?sort=new");
-    let list = eventually(member, &path, "the thread arrives", |body| {
-        body["threads"]
-            .as_array()
-            .is_some_and(|ts| ts.iter().any(|t| t["ap_id"] == ap_id))
-    })
-    .await;
-    list["threads"]
-        .as_array()
-        .and_then(|ts| ts.iter().find(|t| t["ap_id"] == ap_id))
-        .cloned()
-        .expect("found")
-}
 
 async fn follow_remote(member: &Member, handle: &str, home: &TestInstance) -> String {
     let resolved = member
@@ -410,6 +375,204 @@ async fn a_group_relays_members_activity_to_every_follower_instance() {
             )
             .await;
         }
+        let everywhere = [
+            (&alice, alpha_id, "alpha"),
+            (&bob, beta_id, "beta"),
+            (&carol, gamma_id, "gamma"),
+        ];
+
+        // bob (beta) accepts carol's (gamma) answer: his ChooseAnswer goes to alpha's group,
+        // which announces it to gamma. Solved on all three; undone on all three.
+        let on_beta = bob
+            .ok(Method::GET, &format!("/threads/{beta_id}"), None)
+            .await;
+        let answer_on_beta = on_beta["answers"][0]["id"].as_i64().expect("answer id");
+        bob.ok(
+            Method::POST,
+            &format!("/answers/{answer_on_beta}/accept"),
+            None,
+        )
+        .await;
+        for (member, id, name) in everywhere {
+            eventually(
+                member,
+                &format!("/threads/{id}"),
+                &format!("bob's question solved by carol's answer on {name}"),
+                |t| t["solved"] == true && t["answers"][0]["accepted"] == true,
+            )
+            .await;
+        }
+        bob.ok(
+            Method::DELETE,
+            &format!("/answers/{answer_on_beta}/accept"),
+            None,
+        )
+        .await;
+        for (member, id, name) in everywhere {
+            eventually(
+                member,
+                &format!("/threads/{id}"),
+                &format!("bob's question unsolved again on {name}"),
+                |t| t["solved"] == false && t["answers"][0]["accepted"] == false,
+            )
+            .await;
+        }
+
+        // bob edits his question; carol edits her answer.
+        bob.ok(
+            Method::PATCH,
+            &format!("/threads/{beta_id}"),
+            Some(json!({"body": "It is never awaited, not even by `join!`."})),
+        )
+        .await;
+        let on_gamma = carol
+            .ok(Method::GET, &format!("/threads/{gamma_id}"), None)
+            .await;
+        let answer_on_gamma = on_gamma["answers"][0]["id"].as_i64().expect("answer id");
+        carol
+            .ok(
+                Method::PATCH,
+                &format!("/answers/{answer_on_gamma}"),
+                Some(json!({"body": "Futures are lazy: poll them with `.await`."})),
+            )
+            .await;
+        for (member, id, name) in everywhere {
+            eventually(
+                member,
+                &format!("/threads/{id}"),
+                &format!("both edits on {name}"),
+                |t| {
+                    t["body"] == "It is never awaited, not even by `join!`."
+                        && t["answers"][0]["body"] == "Futures are lazy: poll them with `.await`."
+                },
+            )
+            .await;
+        }
+
+        // carol deletes her answer, then bob his question: tombstones on all three.
+        carol
+            .ok(Method::DELETE, &format!("/answers/{answer_on_gamma}"), None)
+            .await;
+        for (member, id, name) in everywhere {
+            eventually(
+                member,
+                &format!("/threads/{id}"),
+                &format!("carol's answer deleted on {name}"),
+                |t| t["answers"][0]["deleted"] == true && t["answer_count"] == 0,
+            )
+            .await;
+        }
+        bob.ok(Method::DELETE, &format!("/threads/{beta_id}"), None)
+            .await;
+        for (member, id, name) in everywhere {
+            eventually(
+                member,
+                &format!("/threads/{id}"),
+                &format!("bob's question deleted on {name}"),
+                |t| t["deleted"] == true,
+            )
+            .await;
+        }
+
+        alpha.stop().await.expect("alpha stops");
+        beta.stop().await.expect("beta stops");
+        gamma.stop().await.expect("gamma stops");
+    }
+}
+
+/// Issue #7 "restart": gamma is down while alpha posts three questions and beta answers
+/// them; alpha's deliveries to gamma fail and wait; when gamma is back it receives all
+/// of it, in a usable order (every answer under its question).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_was_down_receives_everything_when_it_returns() {
+    for backend in backends() {
+        let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
+        let beta = TestInstance::start("beta", backend).await.expect("beta");
+        let mut gamma = TestInstance::start("gamma", backend).await.expect("gamma");
+        let alice = alpha.member("alice").await.expect("alice");
+        let bob = beta.member("bob").await.expect("bob");
+        let carol = gamma.member("carol").await.expect("carol");
+        let root = alpha.admin("root").await.expect("admin");
+        alice.create_community("rust", "Rust help", "qa").await;
+        let rust_on_beta = follow_remote(&bob, "rust", &alpha).await;
+        let rust_on_gamma = follow_remote(&carol, "rust", &alpha).await;
+
+        gamma.go_down().await.expect("gamma goes down");
+        let mut questions = Vec::new();
+        for n in 1..=3 {
+            let posted = alice
+                .ok(
+                    Method::POST,
+                    "/communities/rust/threads",
+                    Some(json!({"title": format!("Question {n} while gamma is down"),
+                                "body": format!("Body {n}.")})),
+                )
+                .await;
+            let ap_id = posted["ap_id"].as_str().expect("ap_id").to_owned();
+            let on_beta = thread_by_ap_id(&bob, &rust_on_beta, &ap_id).await;
+            let answer = bob
+                .ok(
+                    Method::POST,
+                    &format!("/threads/{}/answers", on_beta["id"]),
+                    Some(json!({"body": format!("Answer {n} from beta.")})),
+                )
+                .await;
+            let answer_ap_id = answer["ap_id"].as_str().expect("ap_id").to_owned();
+            questions.push((ap_id, answer_ap_id));
+        }
+        // Alpha has tried gamma, failed, and keeps the deliveries for later.
+        let gamma_row = eventually(
+            &root,
+            "/admin/federation/instances",
+            "alpha holding its deliveries to gamma, refused while it is down, for a retry",
+            |rows| {
+                rows.as_array().is_some_and(|rows| {
+                    rows.iter().any(|r| {
+                        r["domain"] == gamma.domain()
+                            && r["pending"].as_i64().unwrap_or(0) >= 6
+                            && r["last_error"]
+                                .as_str()
+                                .is_some_and(|e| e.to_lowercase().contains("connection refused"))
+                    })
+                })
+            },
+        )
+        .await;
+        let alpha_saw = gamma_row
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["domain"] == gamma.domain()))
+            .map(|r| r["last_error"].clone());
+        eprintln!("alpha's reason for retrying gamma: {alpha_saw:?}");
+
+        gamma.come_back().await.expect("gamma comes back");
+        for (question, answer) in &questions {
+            let on_gamma =
+                thread_by_ap_id_within(&carol, &rust_on_gamma, question, RESTART_PATIENCE).await;
+            eventually_within(
+                &carol,
+                &format!("/threads/{}", on_gamma["id"]),
+                &format!("beta's answer {answer} on gamma after its restart"),
+                RESTART_PATIENCE,
+                |t| {
+                    t["answers"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x["ap_id"] == answer.as_str()))
+                },
+            )
+            .await;
+        }
+        eventually(
+            &root,
+            "/admin/federation/instances",
+            "alpha's queue for gamma empty",
+            |rows| {
+                rows.as_array().is_some_and(|rows| {
+                    rows.iter()
+                        .any(|r| r["domain"] == gamma.domain() && r["pending"] == 0)
+                })
+            },
+        )
+        .await;
 
         alpha.stop().await.expect("alpha stops");
         beta.stop().await.expect("beta stops");
