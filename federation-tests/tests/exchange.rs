@@ -346,6 +346,58 @@ async fn a_group_relays_members_activity_to_every_follower_instance() {
             has_answer,
         )
         .await;
+        let everywhere = [
+            (&alice, alpha_id, "alpha"),
+            (&bob, beta_id, "beta"),
+            (&carol, gamma_id, "gamma"),
+        ];
+
+        // A nested discussion under carol's answer: bob (beta) replies to it, and carol
+        // (gamma) replies to bob; both sit in place on all three instances.
+        let on_beta = bob
+            .ok(Method::GET, &format!("/threads/{beta_id}"), None)
+            .await;
+        let carol_answer_on_beta = on_beta["answers"][0]["id"].as_i64().expect("answer id");
+        let bob_reply = bob
+            .ok(
+                Method::POST,
+                &format!("/threads/{beta_id}/answers"),
+                Some(json!({"body": "Even inside `select!`?", "parent_id": carol_answer_on_beta})),
+            )
+            .await;
+        let bob_reply_ap_id = bob_reply["ap_id"].as_str().expect("ap_id").to_owned();
+        let on_gamma = eventually(
+            &carol,
+            &format!("/threads/{gamma_id}"),
+            "bob's reply under carol's answer",
+            |t| t["answers"][0]["children"][0]["ap_id"] == bob_reply_ap_id.as_str(),
+        )
+        .await;
+        let bob_reply_on_gamma = on_gamma["answers"][0]["children"][0]["id"]
+            .as_i64()
+            .expect("reply id");
+        let carol_reply = carol
+            .ok(
+                Method::POST,
+                &format!("/threads/{gamma_id}/answers"),
+                Some(json!({"body": "Yes: each branch is a future.", "parent_id": bob_reply_on_gamma})),
+            )
+            .await;
+        let carol_reply_ap_id = carol_reply["ap_id"].as_str().expect("ap_id").to_owned();
+        for (member, id, name) in everywhere {
+            eventually(
+                member,
+                &format!("/threads/{id}"),
+                &format!("answer, reply and reply to the reply nested on {name}"),
+                |t| {
+                    let reply = &t["answers"][0]["children"][0];
+                    t["answers"][0]["ap_id"] == answer_ap_id.as_str()
+                        && reply["ap_id"] == bob_reply_ap_id.as_str()
+                        && reply["children"][0]["ap_id"] == carol_reply_ap_id.as_str()
+                },
+            )
+            .await;
+        }
 
         // alice (alpha) and carol (gamma) upvote bob's question: 2 on every instance.
         alice
@@ -362,11 +414,7 @@ async fn a_group_relays_members_activity_to_every_follower_instance() {
                 Some(json!({"score": 1})),
             )
             .await;
-        for (member, id, name) in [
-            (&alice, alpha_id, "alpha"),
-            (&bob, beta_id, "beta"),
-            (&carol, gamma_id, "gamma"),
-        ] {
+        for (member, id, name) in everywhere {
             eventually(
                 member,
                 &format!("/threads/{id}"),
@@ -375,11 +423,6 @@ async fn a_group_relays_members_activity_to_every_follower_instance() {
             )
             .await;
         }
-        let everywhere = [
-            (&alice, alpha_id, "alpha"),
-            (&bob, beta_id, "beta"),
-            (&carol, gamma_id, "gamma"),
-        ];
 
         // bob (beta) accepts carol's (gamma) answer: his ChooseAnswer goes to alpha's group,
         // which announces it to gamma. Solved on all three; undone on all three.
@@ -457,8 +500,12 @@ async fn a_group_relays_members_activity_to_every_follower_instance() {
             eventually(
                 member,
                 &format!("/threads/{id}"),
-                &format!("carol's answer deleted on {name}"),
-                |t| t["answers"][0]["deleted"] == true && t["answer_count"] == 0,
+                &format!("carol's answer deleted on {name}, the replies below it kept"),
+                |t| {
+                    t["answers"][0]["deleted"] == true
+                        && t["answer_count"] == 2
+                        && t["answers"][0]["children"][0]["ap_id"] == bob_reply_ap_id.as_str()
+                },
             )
             .await;
         }
