@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{Endpoints, ImageObject, LanguageTag, PublicKey, Source, lenient_source, one_or_many};
+use super::{
+    Endpoints, ImageObject, LanguageTag, PublicKey, Source, lenient_bool, lenient_bool_or_true,
+    lenient_source, one_or_many,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GroupType {
@@ -53,18 +56,18 @@ pub struct Group {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Endpoints>,
     pub public_key: PublicKey,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub posting_restricted_to_mods: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub sensitive: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub manually_approves_followers: bool,
-    #[serde(default = "default_true")]
+    #[serde(default = "default_true", deserialize_with = "lenient_bool_or_true")]
     pub discoverable: bool,
     #[serde(default, deserialize_with = "one_or_many")]
     pub language: Vec<LanguageTag>,
     /// PieFed's flag for Q&A communities.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub question_answer: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<DateTime<Utc>>,
@@ -116,9 +119,9 @@ pub struct Person {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Endpoints>,
     pub public_key: PublicKey,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub discoverable: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub manually_approves_followers: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<DateTime<Utc>>,
@@ -148,7 +151,7 @@ pub struct Instance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Endpoints>,
     pub public_key: PublicKey,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub manually_approves_followers: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<Url>,

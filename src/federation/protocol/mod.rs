@@ -215,6 +215,22 @@ where
     })
 }
 
+/// Reads a flag that some servers send as `null` (Pleroma's `sensitive`) as false.
+pub fn lenient_bool<'de, D>(deserializer: D) -> Result<bool, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(Option::<bool>::deserialize(deserializer)?.unwrap_or(false))
+}
+
+/// Like `lenient_bool`, for flags that are true unless said otherwise (`discoverable`).
+pub fn lenient_bool_or_true<'de, D>(deserializer: D) -> Result<bool, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(Option::<bool>::deserialize(deserializer)?.unwrap_or(true))
+}
+
 /// Reads a language given as one object, a list of them (the first is used), or a bare
 /// code string.
 pub fn language<'de, D>(deserializer: D) -> Result<Option<LanguageTag>, D::Error>
@@ -276,6 +292,39 @@ pub(crate) mod fixtures {
         found.sort_by(|a, b| a.0.cmp(&b.0));
         found
     }
+
+    /// Mbin's snapshots replace ids, dates and keys with `SCRUBBED_*` placeholders; this
+    /// gives them real shapes (distinct URLs, a date, a key object) so they parse as what
+    /// Mbin really sends.
+    pub fn unscrub(value: &mut serde_json::Value) {
+        unscrub_from(value, &mut 0);
+    }
+
+    fn unscrub_from(value: &mut serde_json::Value, counter: &mut usize) {
+        use serde_json::Value;
+        match value {
+            Value::String(s) if s == "SCRUBBED_ID" => {
+                *counter += 1;
+                *s = format!("https://kbin.test/scrubbed/{counter}");
+            }
+            Value::String(s) if s == "SCRUBBED_DATE" => *s = "2024-01-01T00:00:00+00:00".into(),
+            Value::Array(items) => items.iter_mut().for_each(|v| unscrub_from(v, counter)),
+            Value::Object(map) => {
+                if map.get("publicKey").and_then(Value::as_str) == Some("SCRUBBED_KEY") {
+                    map.insert(
+                        "publicKey".into(),
+                        serde_json::json!({
+                            "id": "https://kbin.test/scrubbed/key",
+                            "owner": "https://kbin.test/scrubbed/owner",
+                            "publicKeyPem": "SCRUBBED_KEY"
+                        }),
+                    );
+                }
+                map.values_mut().for_each(|v| unscrub_from(v, counter));
+            }
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -310,7 +359,7 @@ mod tests {
         let mut outcomes: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
         for (path, mut value) in super::fixtures::all() {
             // Mbin's snapshots replace ids and dates with placeholders; give them real shapes.
-            unscrub(&mut value, &mut 0);
+            super::fixtures::unscrub(&mut value);
             let mut candidates = vec![(path.clone(), value.clone())];
             if let Some(object) = value.get("object").filter(|o| o.is_object())
                 && matches!(value["type"].as_str(), Some("Create" | "Update"))
@@ -353,31 +402,6 @@ mod tests {
                 outcomes.get(kind).is_some_and(|(ok, _)| *ok > 0),
                 "no {kind} fixture was read: {summary:?}"
             );
-        }
-    }
-
-    fn unscrub(value: &mut Value, counter: &mut usize) {
-        match value {
-            Value::String(s) if s == "SCRUBBED_ID" => {
-                *counter += 1;
-                *s = format!("https://kbin.test/scrubbed/{counter}");
-            }
-            Value::String(s) if s == "SCRUBBED_DATE" => *s = "2024-01-01T00:00:00+00:00".into(),
-            Value::Array(items) => items.iter_mut().for_each(|v| unscrub(v, counter)),
-            Value::Object(map) => {
-                if map.get("publicKey").and_then(Value::as_str) == Some("SCRUBBED_KEY") {
-                    map.insert(
-                        "publicKey".into(),
-                        serde_json::json!({
-                            "id": "https://kbin.test/scrubbed/key",
-                            "owner": "https://kbin.test/scrubbed/owner",
-                            "publicKeyPem": "SCRUBBED_KEY"
-                        }),
-                    );
-                }
-                map.values_mut().for_each(|v| unscrub(v, counter));
-            }
-            _ => {}
         }
     }
 

@@ -4,14 +4,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{LanguageTag, Source, Tag, language, lenient_source, links, one_or_many, single_link};
+use super::{
+    LanguageTag, Source, Tag, language, lenient_bool, lenient_source, links, one_or_many,
+    single_link,
+};
 
-/// The types Lemmy accepts as a post. We send `Page`; NodeBB sends `Article`.
+/// The types Lemmy accepts as a post. We send `Page`; NodeBB sends `Article`; PieFed sends
+/// `Question` for polls, and NodeBB accepts it as a post too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PageType {
     Page,
     Article,
     Note,
+    Question,
     Video,
     Event,
 }
@@ -51,7 +56,7 @@ pub struct Page {
     pub in_reply_to: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub attachment: Vec<serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub sensitive: bool,
     #[serde(
         default,
@@ -125,7 +130,7 @@ pub struct Note {
     pub source: Option<Source>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub tag: Vec<Tag>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub distinguished: bool,
     #[serde(
         default,
@@ -140,7 +145,7 @@ pub struct Note {
     )]
     pub context: Option<Url>,
     /// PieFed's accepted-answer flag.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub answer: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<DateTime<Utc>>,
