@@ -17,6 +17,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::actor::{KnownActor, authority};
+use super::classify::{Inbound, Refusal, classify, link_field};
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult, ErrorKind};
 
@@ -26,13 +27,14 @@ pub const MAX_ACTIVITY_BYTES: usize = 1024 * 1024;
 const PROCESSING_TIMEOUT: Duration = Duration::from_secs(9);
 
 /// An activity of any type, kept whole: its JSON is forwarded unchanged when a group
-/// announces it, so no field may be lost in parsing.
+/// announces it, so no field may be lost in parsing. `inbound` is what it means to us.
 #[derive(Debug, Clone)]
 pub struct InboxActivity {
     pub id: Url,
     pub actor: Url,
     pub kind: String,
     pub raw: Value,
+    pub inbound: Inbound,
 }
 
 /// The id of a link that may be a string or an object with `id`.
@@ -43,31 +45,29 @@ pub fn link_id(value: &Value) -> Option<Url> {
             .get("id")
             .and_then(Value::as_str)
             .and_then(|s| Url::parse(s).ok()),
-        Value::Array(items) if items.len() == 1 => link_id(&items[0]),
+        Value::Array(items) if items.len() == 1 => items.first().and_then(link_id),
         _ => None,
     }
 }
 
 impl InboxActivity {
-    pub fn from_value(raw: Value) -> Result<InboxActivity, &'static str> {
-        let id = raw
-            .get("id")
-            .and_then(link_id)
-            .ok_or("the activity has no valid `id`")?;
-        let actor = raw
-            .get("actor")
-            .and_then(link_id)
-            .ok_or("the activity has no valid `actor`")?;
+    /// Classifies `raw`; whatever reaches an inbox must also name its id and actor, which
+    /// the signature check needs.
+    pub fn from_value(raw: Value) -> Result<InboxActivity, Refusal> {
+        let inbound = classify(&raw)?;
         let kind = raw
             .get("type")
             .and_then(Value::as_str)
-            .ok_or("the activity has no `type`")?
+            .unwrap_or_default()
             .to_owned();
+        let id = link_field(&raw, "id", &kind)?;
+        let actor = link_field(&raw, "actor", &kind)?;
         Ok(InboxActivity {
             id,
             actor,
             kind,
             raw,
+            inbound,
         })
     }
 }
@@ -144,7 +144,10 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
     };
     let activity = match InboxActivity::from_value(value) {
         Ok(activity) => activity,
-        Err(why) => return refuse(ErrorKind::BadRequest, "invalid_activity", why),
+        Err(refusal) => {
+            tracing::debug!(code = refusal.code, message = %refusal.message, "activity refused");
+            return refuse(ErrorKind::BadRequest, refusal.code, refusal.message);
+        }
     };
     if let Err(refusal) = check_signature_present(&parts.headers) {
         return *refusal;

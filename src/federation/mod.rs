@@ -1,10 +1,11 @@
 //! ActivityPub federation: the JSON we exchange (`protocol`), the endpoints that serve
 //! actors and objects (`http`), the inboxes and what received activities mean (`inbox`,
-//! `receive`), what we send (`activities`, `outbox`, `delivery`, `signing`), and how we
+//! `classify`, `receive`), what we send (`activities`, `outbox`, `delivery`, `signing`), and how we
 //! fetch safely (`config`, `url_guard`, `resolve`).
 
 pub mod activities;
 pub mod actor;
+pub mod classify;
 pub mod config;
 pub mod convert;
 pub mod delivery;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::actor::{KnownActor, authority};
+use super::classify::{self, Action, Activity, Answered, Document, Inbound, Object, Refusal};
 use super::inbox::{InboxActivity, link_id};
 use super::protocol::objects::Page;
 use crate::context::AppContext;
@@ -31,12 +32,17 @@ fn forbidden(code: &'static str, message: impl Into<String>) -> AppError {
     AppError::forbidden(code, message)
 }
 
+/// A document the classifier refused: 400 with its code, so the sender does not retry.
+fn refused(refusal: Refusal) -> AppError {
+    AppError::bad_request(refusal.code, refusal.message)
+}
+
 /// Entry point after the signature was verified: each activity id has an effect once.
 pub async fn receive(activity: InboxActivity, data: &Fed) -> AppResult<()> {
     once(
         &activity.id,
         data,
-        apply(&activity.raw, &activity.actor, None, data),
+        apply(&activity.raw, &activity.inbound, None, data),
     )
     .await
 }
@@ -64,14 +70,6 @@ async fn once(id: &Url, data: &Fed, effect: impl Future<Output = AppResult<()>>)
     result
 }
 
-/// The type of an activity or object.
-fn kind_of(value: &Value) -> &str {
-    value
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
 async fn actor_at(url: &Url, data: &Fed) -> AppResult<KnownActor> {
     ObjectId::<KnownActor>::from(url.clone())
         .dereference(data)
@@ -86,35 +84,47 @@ async fn person_at(url: &Url, data: &Fed) -> AppResult<Person> {
         .ok_or_else(|| bad("actor_not_person", format!("{url} is not a person")))
 }
 
-/// Applies `activity` whose actor is `actor`. `via` is the group that announced it, whose
-/// signature vouches for the embedded activity (spec §6.1 rule 6).
+/// Applies `inbound`, classified from `raw` (which is kept to be forwarded unchanged).
+/// `via` is the group that announced it, whose signature vouches for the embedded activity
+/// (spec §6.1 rule 6).
 async fn apply(
-    activity: &Value,
-    actor: &Url,
+    raw: &Value,
+    inbound: &Inbound,
     via: Option<&Community>,
     data: &Fed,
 ) -> AppResult<()> {
-    let object = activity.get("object").cloned().unwrap_or(Value::Null);
-    match kind_of(activity) {
-        "Follow" => on_follow(activity, actor, &object, data).await,
-        "Accept" | "Reject" => on_follow_answer(activity, actor, &object, data).await,
-        "Create" | "Update" => on_create_or_update(activity, actor, &object, via, data).await,
-        "Delete" => on_delete(activity, actor, &object, via, data).await,
-        "Like" | "Dislike" | "EmojiReact" => {
-            let score = if kind_of(activity) == "Dislike" {
-                -1
-            } else {
-                1
-            };
-            on_vote(activity, actor, &object, score, via, data).await
+    let activity = match inbound {
+        Inbound::Activity(activity) => activity,
+        Inbound::Ignored { kind, reason } => {
+            tracing::debug!(kind = %kind, reason, "activity type ignored");
+            return Ok(());
         }
-        "ChooseAnswer" => on_choose_answer(activity, actor, &object, true, via, data).await,
-        "Undo" => on_undo(activity, actor, &object, via, data).await,
-        "Announce" if via.is_none() => on_announce(actor, &object, data).await,
-        other => {
-            tracing::debug!(kind = other, "activity type ignored");
-            Ok(())
+        Inbound::Document(document) => {
+            tracing::debug!(object = %document.id(), "an object sent as an activity ignored");
+            return Ok(());
         }
+    };
+    let actor = &activity.actor;
+    match &activity.action {
+        Action::Follow { object } => on_follow(raw, actor, object, data).await,
+        Action::FollowAnswer { accepted, follow } => {
+            on_follow_answer(*accepted, actor, follow, data).await
+        }
+        Action::Create(object) | Action::Update(object) => {
+            on_create_or_update(raw, actor, object, via, data).await
+        }
+        Action::Delete { object } => on_delete(raw, actor, object, via, data).await,
+        Action::Vote { score, object } => on_vote(raw, actor, object, *score, via, data).await,
+        Action::ChooseAnswer { object } => {
+            on_choose_answer(raw, actor, object, true, via, data).await
+        }
+        Action::Undo(undone) => on_undo(raw, actor, undone, via, data).await,
+        Action::Announce(inner) if via.is_none() => {
+            let inner_raw = raw.get("object").unwrap_or(&Value::Null);
+            on_announce(actor, inner_raw, inner, data).await
+        }
+        Action::Share(_) if via.is_none() => on_share(actor, data).await,
+        Action::Announce(_) | Action::Share(_) => Ok(()),
     }
 }
 
@@ -126,11 +136,8 @@ async fn local_group(url: &Url, data: &Fed) -> AppResult<Option<Community>> {
     Ok(found.filter(|c| c.local && !c.deleted))
 }
 
-async fn on_follow(activity: &Value, actor: &Url, object: &Value, data: &Fed) -> AppResult<()> {
-    let Some(target) = link_id(object) else {
-        return Err(bad("invalid_activity", "Follow has no object"));
-    };
-    let Some(group) = local_group(&target, data).await? else {
+async fn on_follow(activity: &Value, actor: &Url, target: &Url, data: &Fed) -> AppResult<()> {
+    let Some(group) = local_group(target, data).await? else {
         // Following our people is not offered; nothing to do.
         return Ok(());
     };
@@ -139,29 +146,28 @@ async fn on_follow(activity: &Value, actor: &Url, object: &Value, data: &Fed) ->
 }
 
 async fn on_follow_answer(
-    activity: &Value,
+    accepted: bool,
     actor: &Url,
-    object: &Value,
+    follow: &Answered,
     data: &Fed,
 ) -> AppResult<()> {
-    let accepted = kind_of(activity) == "Accept";
     let group = match actor_at(actor, data).await?.community() {
         Some(group) if !group.local => group.clone(),
         _ => return Ok(()),
     };
-    // The follow is ours: its actor is one of our people, its object the group.
-    let follower_url = object.get("actor").and_then(link_id);
-    let follower_url = match follower_url {
-        Some(url) => url,
-        None => return Ok(()),
+    let Answered::Follow(follow) = follow else {
+        // By id only: we keep no ids of the Follows we sent, so nothing names the follower.
+        return Ok(());
     };
-    if !authority(&follower_url).eq_ignore_ascii_case(&data.settings.domain) {
+    // The follow is ours: its actor is one of our people, its object the group.
+    let follower_url = &follow.actor;
+    if !authority(follower_url).eq_ignore_ascii_case(&data.settings.domain) {
         return Err(forbidden(
             "not_ours",
             "the answered Follow is not from this instance",
         ));
     }
-    if let Some(followed) = object.get("object").and_then(link_id)
+    if let Action::Follow { object: followed } = &follow.action
         && followed.as_str() != group.ap_id
     {
         return Err(forbidden(
@@ -182,9 +188,7 @@ async fn on_follow_answer(
 }
 
 /// Markdown body, sanitized HTML, and title of a received Page or Note (spec §5.3).
-fn convert_post(json: &Value, group_name: Option<&str>) -> AppResult<RemotePost> {
-    let page: Page = serde_json::from_value(json.clone())
-        .map_err(|e| bad("invalid_object", format!("the object cannot be read: {e}")))?;
+fn convert_post(page: &Page, group_name: Option<&str>) -> RemotePost {
     let markdown = match (&page.source, &page.media_type) {
         (Some(source), _) if source.media_type == "text/markdown" => source.content.clone(),
         (_, Some(media)) if media == "text/markdown" => page.content.clone().unwrap_or_default(),
@@ -210,7 +214,7 @@ fn convert_post(json: &Value, group_name: Option<&str>) -> AppResult<RemotePost>
         _ => None,
     });
     let now = crate::db::now();
-    Ok(RemotePost {
+    RemotePost {
         ap_id: page.id.to_string(),
         title,
         // Rendered by our own Markdown renderer: remote HTML is never shown as sent.
@@ -223,7 +227,7 @@ fn convert_post(json: &Value, group_name: Option<&str>) -> AppResult<RemotePost>
             .unwrap_or(now)
             .min(now),
         updated: page.updated.map(|t| t.naive_utc()),
-    })
+    }
 }
 
 /// Plain text of HTML (for senders without a Markdown source): tags dropped, paragraphs
@@ -364,9 +368,14 @@ async fn resolve_parent(url: &Url, data: &Fed) -> AppResult<(Thread, Option<Answ
     }
     // Unknown: fetch it from its origin and store it like a received Create.
     let fetched: Value = fetch_object_http(url, data).await?.object;
-    let actor = attributed_to(&fetched)
-        .ok_or_else(|| bad("invalid_object", "the parent has no attributedTo"))?;
-    Box::pin(store_object(&fetched, &actor, None, None, true, data)).await?;
+    if let Some(post) = classify::post(&fetched).map_err(refused)? {
+        let actor = attributed_to(&fetched)
+            .ok_or_else(|| bad("invalid_object", "the parent has no attributedTo"))?;
+        Box::pin(store_object(
+            &fetched, &post, &actor, None, None, true, data,
+        ))
+        .await?;
+    }
     Box::pin(resolve_parent_known(url, data)).await
 }
 
@@ -387,13 +396,15 @@ async fn resolve_parent_known(url: &Url, data: &Fed) -> AppResult<(Thread, Optio
 async fn on_create_or_update(
     activity: &Value,
     actor: &Url,
-    object: &Value,
+    object: &Object,
     via: Option<&Community>,
     data: &Fed,
 ) -> AppResult<()> {
-    let mut object = object.clone();
-    let object_id = link_id(&object).ok_or_else(|| bad("invalid_activity", "no object"))?;
-    if via.is_some() && authority(&object_id).eq_ignore_ascii_case(&data.settings.domain) {
+    let object_id = match object {
+        Object::Link(id) => id,
+        Object::Embedded(document) => document.id(),
+    };
+    if via.is_some() && authority(object_id).eq_ignore_ascii_case(&data.settings.domain) {
         // Our own content coming back, announced by a remote group: we have it.
         return Ok(());
     }
@@ -401,36 +412,57 @@ async fn on_create_or_update(
     // where it lives, so only its origin can say what it contains (spec §6.1 rule 6).
     let third_origin =
         via.is_some_and(|g| Url::parse(&g.ap_id).is_ok_and(|g| authority(&g) != authority(actor)));
-    if object.is_string() || third_origin {
-        object = fetch_object_http::<AppContext, Value>(&object_id, data)
-            .await?
-            .object;
-    }
-    if authority(&object_id) != authority(actor) {
+    let (fetched, fetched_post);
+    let (raw, post): (&Value, &Page) = match object {
+        Object::Embedded(Document::Post(post)) if !third_origin => {
+            (activity.get("object").unwrap_or(&Value::Null), post)
+        }
+        Object::Embedded(document) if !third_origin => {
+            // Profile updates: actors are refetched when their keys or names are needed.
+            tracing::debug!(object = %document.id(), "object type ignored");
+            return Ok(());
+        }
+        _ => {
+            fetched = fetch_object_http::<AppContext, Value>(object_id, data)
+                .await?
+                .object;
+            let Some(post) = classify::post(&fetched).map_err(refused)? else {
+                tracing::debug!(object = %object_id, "fetched object type ignored");
+                return Ok(());
+            };
+            fetched_post = post;
+            (&fetched, &fetched_post)
+        }
+    };
+    if authority(object_id) != authority(actor) {
         return Err(forbidden(
             "origin_mismatch",
             "the object is not on the actor's host",
         ));
     }
-    let author = attributed_to(&object)
+    let author = attributed_to(raw)
         .ok_or_else(|| bad("invalid_object", "the object has no attributedTo"))?;
-    if authority(&author) != authority(&object_id) {
+    if authority(&author) != authority(object_id) {
         return Err(forbidden(
             "origin_mismatch",
             "the object's author is not on the object's host",
         ));
     }
     let announce = if via.is_none() { Some(activity) } else { None };
-    store_object(&object, actor, announce, via, false, data).await
+    store_object(raw, post, actor, announce, via, false, data).await
 }
 
 /// Stores a thread or answer fetched by URL because someone asked for it. The group of a
 /// new thread is fetched too when it is not known yet.
 pub async fn store_fetched(object: &Value, data: &Fed) -> AppResult<()> {
-    let id = link_id(object).ok_or_else(|| bad("invalid_object", "the object has no id"))?;
+    let Some(post) = classify::post(object).map_err(refused)? else {
+        tracing::debug!("a fetched object that is no post ignored");
+        return Ok(());
+    };
+    let id = &post.id;
     let author = attributed_to(object)
         .ok_or_else(|| bad("invalid_object", "the object has no attributedTo"))?;
-    if authority(&author) != authority(&id) {
+    if authority(&author) != authority(id) {
         return Err(forbidden(
             "origin_mismatch",
             "the object's author is not on the object's host",
@@ -443,26 +475,21 @@ pub async fn store_fetched(object: &Value, data: &Fed) -> AppResult<()> {
     {
         actor_at(&audience, data).await?;
     }
-    store_object(object, &author, None, None, true, data).await
+    store_object(object, &post, &author, None, None, true, data).await
 }
 
-/// Stores a Page or Note (new or edited) sent or vouched for by `actor`.
+/// Stores a post (new or edited) sent or vouched for by `actor`: `post` is `object` as
+/// classified; addressing and authorship are read from `object`, where a list keeps the
+/// types (PeerTube's attributedTo names both the author and the group).
 async fn store_object(
     object: &Value,
+    post: &Page,
     actor: &Url,
     activity: Option<&Value>,
     via: Option<&Community>,
     requested: bool,
     data: &Fed,
 ) -> AppResult<()> {
-    let kind = kind_of(object);
-    if !matches!(
-        kind,
-        "Page" | "Article" | "Note" | "Question" | "Video" | "Event"
-    ) {
-        tracing::debug!(kind, "object type ignored");
-        return Ok(());
-    }
     if !is_public(object) {
         return Err(forbidden(
             "not_public",
@@ -490,7 +517,7 @@ async fn store_object(
             {
                 return Ok(());
             }
-            let post = convert_post(object, None)?;
+            let post = convert_post(post, None);
             remote::store_answer(
                 &data.db,
                 &data.settings,
@@ -520,7 +547,7 @@ async fn store_object(
             {
                 return Ok(());
             }
-            let post = convert_post(object, Some(&group.name))?;
+            let post = convert_post(post, Some(&group.name));
             remote::store_thread(
                 &data.db,
                 &data.settings,
@@ -596,13 +623,12 @@ async fn group_of_target(target: &Content, data: &Fed) -> AppResult<Community> {
 /// The thread or answer an activity is about, its group and the acting person; `None`
 /// when we do not have the content (nothing to change here).
 async fn acting_on(
-    object: &Value,
+    target_url: &Url,
     actor: &Url,
     via: Option<&Community>,
     data: &Fed,
 ) -> AppResult<Option<(Content, Community, Person)>> {
-    let target_url = link_id(object).ok_or_else(|| bad("invalid_activity", "no object"))?;
-    let Some(target) = target_of(&target_url, data).await? else {
+    let Some(target) = target_of(target_url, data).await? else {
         return Ok(None);
     };
     let group = group_of_target(&target, data).await?;
@@ -626,7 +652,7 @@ fn to_announce<'a>(activity: &'a Value, via: Option<&Community>) -> Option<&'a V
 async fn on_delete(
     activity: &Value,
     actor: &Url,
-    object: &Value,
+    object: &Url,
     via: Option<&Community>,
     data: &Fed,
 ) -> AppResult<()> {
@@ -641,7 +667,7 @@ async fn on_delete(
 async fn on_vote(
     activity: &Value,
     actor: &Url,
-    object: &Value,
+    object: &Url,
     score: i64,
     via: Option<&Community>,
     data: &Fed,
@@ -649,6 +675,7 @@ async fn on_vote(
     let Some((target, group, voter)) = acting_on(object, actor, via, data).await? else {
         return Ok(());
     };
+    // The id as sent, not as `Url` normalizes it: ids are stored verbatim (spec §13).
     let vote_id = (score != 0)
         .then(|| activity.get("id").and_then(Value::as_str))
         .flatten();
@@ -669,7 +696,7 @@ async fn on_vote(
 async fn on_choose_answer(
     activity: &Value,
     actor: &Url,
-    object: &Value,
+    object: &Url,
     accepted: bool,
     via: Option<&Community>,
     data: &Fed,
@@ -694,72 +721,75 @@ async fn on_choose_answer(
 async fn on_undo(
     activity: &Value,
     actor: &Url,
-    object: &Value,
+    undone: &Activity,
     via: Option<&Community>,
     data: &Fed,
 ) -> AppResult<()> {
     // The undone activity must be the actor's own.
-    if let Some(inner_actor) = object.get("actor").and_then(link_id)
-        && inner_actor != *actor
-    {
+    if undone.actor != *actor {
         return Err(forbidden(
             "origin_mismatch",
             "only the actor can undo its activity",
         ));
     }
-    let inner_object = object.get("object").cloned().unwrap_or(Value::Null);
-    match kind_of(object) {
-        "Follow" => {
-            let Some(target) = link_id(&inner_object) else {
-                return Ok(());
-            };
-            let Some(group) = local_group(&target, data).await? else {
+    match &undone.action {
+        Action::Follow { object } => {
+            let Some(group) = local_group(object, data).await? else {
                 return Ok(());
             };
             let follower = person_at(actor, data).await?;
             remote::unfollow_local_group(&data.db, &group, &follower).await
         }
-        "Like" | "Dislike" | "EmojiReact" => {
-            on_vote(activity, actor, &inner_object, 0, via, data).await
+        Action::Vote { object, .. } => on_vote(activity, actor, object, 0, via, data).await,
+        Action::ChooseAnswer { object } => {
+            on_choose_answer(activity, actor, object, false, via, data).await
         }
-        "ChooseAnswer" => on_choose_answer(activity, actor, &inner_object, false, via, data).await,
+        // The classifier wraps nothing else in an Undo.
         _ => Ok(()),
     }
 }
 
-/// `Announce` by a group we follow: the embedded activity is applied on the group's
-/// authority (rule 6); a bare object (the Mastodon compatibility Announce) is skipped.
-async fn on_announce(actor: &Url, object: &Value, data: &Fed) -> AppResult<()> {
+/// The remote group behind an Announce, `None` when the announcer is a person (a boost is
+/// not group activity, spec §7.2) or one of our own groups.
+async fn announcing_group(actor: &Url, data: &Fed) -> AppResult<Option<Community>> {
     let announcer = actor_at(actor, data).await?;
-    let Some(group) = announcer.community().cloned() else {
-        // A person's boost is not group activity (spec §7.2).
-        return Ok(());
-    };
-    if group.local {
-        return Ok(());
+    Ok(announcer.community().filter(|g| !g.local).cloned())
+}
+
+/// An Announce of an id only (an Mbin or PeerTube boost) is not applied, but coming from a
+/// group it proves the group counts us as followers.
+async fn on_share(actor: &Url, data: &Fed) -> AppResult<()> {
+    if let Some(group) = announcing_group(actor, data).await? {
+        remote::group_announced(&data.db, &group).await?;
     }
-    let Value::Object(_) = object else {
+    Ok(())
+}
+
+/// `Announce` by a group we follow: the embedded activity (`raw`, classified as `inner`) is
+/// applied on the group's authority (rule 6); a bare object (the Mastodon compatibility
+/// Announce) or an ignored activity is skipped.
+async fn on_announce(actor: &Url, raw: &Value, inner: &Inbound, data: &Fed) -> AppResult<()> {
+    let Some(group) = announcing_group(actor, data).await? else {
         return Ok(());
     };
-    let Some(inner_actor) = object.get("actor").and_then(link_id) else {
-        // A bare object: the compatibility Announce(Page) that accompanies Announce(Create).
+    let Inbound::Activity(announced) = inner else {
+        // A bare object (the compatibility Announce(Page) that accompanies Announce(Create))
+        // or an activity we do not act on: still proof that we are followed.
+        remote::group_announced(&data.db, &group).await?;
         return Ok(());
     };
-    if authority(&inner_actor).eq_ignore_ascii_case(&data.settings.domain) {
+    let inner_actor = &announced.actor;
+    if authority(inner_actor).eq_ignore_ascii_case(&data.settings.domain) {
         // Our own member's activity coming back from the group: already applied here.
         return Ok(());
     }
-    if crate::service::admin::is_domain_blocked(&data.db, &authority(&inner_actor)).await? {
+    if crate::service::admin::is_domain_blocked(&data.db, &authority(inner_actor)).await? {
         return Err(forbidden(
             "domain_blocked",
             "the announced activity comes from a blocked domain",
         ));
     }
-    let inner_id = object
-        .get("id")
-        .and_then(link_id)
-        .ok_or_else(|| bad("invalid_activity", "the announced activity has no id"))?;
-    if authority(&inner_id) != authority(&inner_actor) {
+    if authority(&announced.id) != authority(inner_actor) {
         return Err(forbidden(
             "origin_mismatch",
             "the announced activity's id is not on its actor's host",
@@ -770,8 +800,8 @@ async fn on_announce(actor: &Url, object: &Value, data: &Fed) -> AppResult<()> {
         return Ok(());
     }
     // The announced activity has its effect once, however many times it is announced.
-    let effect = Box::pin(apply(object, &inner_actor, Some(&group), data));
-    once(&inner_id, data, effect).await
+    let effect = Box::pin(apply(raw, inner, Some(&group), data));
+    once(&announced.id, data, effect).await
 }
 
 #[cfg(test)]
@@ -796,7 +826,8 @@ mod tests {
                 .any(|g| g.as_str() == "https://enterprise.lemmy.ml/c/tenforward"),
             "{groups:?}"
         );
-        let post = convert_post(&note, Some("tenforward")).expect("converts");
+        let page = classify::post(&note).expect("classified").expect("a post");
+        let post = convert_post(&page, Some("tenforward"));
         assert_eq!(post.title, "Variable never resetting at refresh");
         assert!(
             post.body.starts_with("Variable never resetting"),
@@ -817,7 +848,10 @@ mod tests {
     #[test]
     fn a_lemmy_page_keeps_its_markdown_source_and_name() {
         let create = fixture("lemmy/activities/create_or_update/create_page.json");
-        let post = convert_post(&create["object"], None).expect("converts");
+        let page = classify::post(&create["object"])
+            .expect("classified")
+            .expect("a post");
+        let post = convert_post(&page, None);
         let source = create["object"]["source"]["content"]
             .as_str()
             .unwrap_or_default();
