@@ -248,3 +248,65 @@ fn check_signature_present(headers: &HeaderMap) -> Result<(), Box<Response>> {
         "activities must carry an HTTP signature",
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use serde_json::{Value, json};
+
+    use crate::testing::{TestApi, for_each_backend, test_settings};
+
+    async fn post(api: &TestApi, body: &Value) -> crate::testing::TestResponse {
+        let request = Request::builder()
+            .method("POST")
+            .uri("/inbox")
+            .header("content-type", "application/activity+json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        api.send(request).await
+    }
+
+    /// What the classifier refuses is answered 400 with its code before anything is
+    /// fetched or verified; what it takes goes on to the signature check.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_inbox_answers_a_refused_document_with_the_classifier_code() {
+        for_each_backend(async |db| {
+            let api = TestApi::new(db, test_settings()).await;
+            let like = |object: Value| {
+                json!({"id": "https://r.example/like/1", "type": "Like",
+                       "actor": "https://r.example/u/mallory", "object": object})
+            };
+            let refused = post(&api, &like(json!(42))).await;
+            assert_eq!(
+                (refused.status.as_u16(), refused.code()),
+                (400, "invalid_object")
+            );
+            let mut announce = like(json!("https://r.example/p/1"));
+            for _ in 0..2 {
+                announce = json!({"id": "https://g.example/a", "type": "Announce",
+                                  "actor": "https://g.example/c/g", "object": announce});
+            }
+            let refused = post(&api, &announce).await;
+            assert_eq!(
+                (refused.status.as_u16(), refused.code()),
+                (400, "nested_announce")
+            );
+            let refused = post(
+                &api,
+                &json!({"id": "https://r.example/x", "actor": "https://r.example/u/m"}),
+            )
+            .await;
+            assert_eq!(
+                (refused.status.as_u16(), refused.code()),
+                (400, "missing_type")
+            );
+            let unsigned = post(&api, &like(json!("https://r.example/p/1"))).await;
+            assert_eq!(
+                (unsigned.status.as_u16(), unsigned.code()),
+                (401, "signature_required")
+            );
+        })
+        .await;
+    }
+}
