@@ -306,7 +306,25 @@ impl Member {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
-    /// Asserts a 2xx answer and returns the body.
+    /// How many deliveries to `domain` the admin API lists (pending, delivered and failed:
+    /// every stored delivery once). The member must be staff.
+    pub async fn deliveries_listed_for(&self, domain: &str) -> i64 {
+        let rows = self
+            .ok(reqwest::Method::GET, "/admin/federation/instances", None)
+            .await;
+        rows.as_array()
+            .expect("a list of instances")
+            .iter()
+            .filter(|r| r["domain"] == domain)
+            .map(|r| {
+                ["pending", "delivered", "failed"]
+                    .iter()
+                    .map(|k| r[k].as_i64().unwrap_or(0))
+                    .sum::<i64>()
+            })
+            .sum()
+    }
+
     /// Creates a public community on the member's instance (`kind`: `qa` or `discussion`).
     pub async fn create_community(&self, name: &str, title: &str, kind: &str) -> serde_json::Value {
         self.ok(
@@ -317,6 +335,7 @@ impl Member {
         .await
     }
 
+    /// Asserts a 2xx answer and returns the body.
     pub async fn ok(
         &self,
         method: reqwest::Method,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use federation_tests::{
-    Member, TestInstance, backends, eventually, eventually_within, thread_by_ap_id,
+    Backend, Member, TestInstance, backends, eventually, eventually_within, thread_by_ap_id,
     thread_by_ap_id_within,
 };
 
@@ -255,18 +255,7 @@ async fn two_instances_exchange_a_whole_question() {
         .await;
         // Beta has no follower left in alpha's community: a new question is not sent there.
         let root = alpha.admin("root").await.expect("admin");
-        let queued_for_beta = || async {
-            let rows = root
-                .ok(Method::GET, "/admin/federation/instances", None)
-                .await;
-            rows.as_array()
-                .expect("rows")
-                .iter()
-                .filter(|r| r["domain"] == beta.domain())
-                .map(|r| r["pending"].as_i64().unwrap_or(0) + r["delivered"].as_i64().unwrap_or(0))
-                .sum::<i64>()
-        };
-        let before = queued_for_beta().await;
+        let before = root.deliveries_listed_for(beta.domain()).await;
         alice
             .ok(
                 Method::POST,
@@ -275,7 +264,7 @@ async fn two_instances_exchange_a_whole_question() {
             )
             .await;
         assert_eq!(
-            queued_for_beta().await,
+            root.deliveries_listed_for(beta.domain()).await,
             before,
             "nothing more is queued for beta after its only follower left"
         );
@@ -285,12 +274,21 @@ async fn two_instances_exchange_a_whole_question() {
     }
 }
 
-/// FEP-1b12 relaying: what beta's member posts into alpha's community reaches gamma through
-/// alpha's Announce (gamma fetches the thread from beta, its origin), gamma's answer reaches
-/// beta the same way, and votes from two instances add up on all three.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_relays_members_activity_to_every_follower_instance() {
-    for backend in backends() {
+/// Three instances: alice on alpha has a Q&A community `rust`, followed by bob from beta and
+/// carol from gamma (their handles for it in `rust_on_beta`, `rust_on_gamma`).
+struct Trio {
+    alpha: TestInstance,
+    beta: TestInstance,
+    gamma: TestInstance,
+    alice: Member,
+    bob: Member,
+    carol: Member,
+    rust_on_beta: String,
+    rust_on_gamma: String,
+}
+
+impl Trio {
+    async fn start(backend: Backend) -> Trio {
         let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
         let beta = TestInstance::start("beta", backend).await.expect("beta");
         let gamma = TestInstance::start("gamma", backend).await.expect("gamma");
@@ -300,6 +298,35 @@ async fn a_group_relays_members_activity_to_every_follower_instance() {
         alice.create_community("rust", "Rust help", "qa").await;
         let rust_on_beta = follow_remote(&bob, "rust", &alpha).await;
         let rust_on_gamma = follow_remote(&carol, "rust", &alpha).await;
+        Trio {
+            alpha,
+            beta,
+            gamma,
+            alice,
+            bob,
+            carol,
+            rust_on_beta,
+            rust_on_gamma,
+        }
+    }
+}
+
+/// FEP-1b12 relaying: what beta's member posts into alpha's community reaches gamma through
+/// alpha's Announce (gamma fetches the thread from beta, its origin), gamma's answer reaches
+/// beta the same way, and votes from two instances add up on all three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_relays_members_activity_to_every_follower_instance() {
+    for backend in backends() {
+        let Trio {
+            alpha,
+            beta,
+            gamma,
+            alice,
+            bob,
+            carol,
+            rust_on_beta,
+            rust_on_gamma,
+        } = Trio::start(backend).await;
 
         let posted = bob
             .ok(
@@ -533,17 +560,17 @@ async fn a_group_relays_members_activity_to_every_follower_instance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_that_was_down_receives_everything_when_it_returns() {
     for backend in backends() {
-        let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
-        let beta = TestInstance::start("beta", backend).await.expect("beta");
-        let mut gamma = TestInstance::start("gamma", backend).await.expect("gamma");
-        let alice = alpha.member("alice").await.expect("alice");
-        let bob = beta.member("bob").await.expect("bob");
-        let carol = gamma.member("carol").await.expect("carol");
+        let Trio {
+            alpha,
+            beta,
+            mut gamma,
+            alice,
+            bob,
+            carol,
+            rust_on_beta,
+            rust_on_gamma,
+        } = Trio::start(backend).await;
         let root = alpha.admin("root").await.expect("admin");
-        alice.create_community("rust", "Rust help", "qa").await;
-        let rust_on_beta = follow_remote(&bob, "rust", &alpha).await;
-        let rust_on_gamma = follow_remote(&carol, "rust", &alpha).await;
-
         gamma.go_down().await.expect("gamma goes down");
         let mut questions = Vec::new();
         for n in 1..=3 {
@@ -641,21 +668,7 @@ async fn a_domain_block_stops_traffic_both_ways() {
         let beta_admin = beta.admin("root").await.expect("beta admin");
         alice.create_community("rust", "Rust help", "qa").await;
         let rust_on_beta = follow_remote(&bob, "rust", &alpha).await;
-        let deliveries_to = |rows: &Value, domain: &str| -> i64 {
-            rows.as_array()
-                .expect("rows")
-                .iter()
-                .filter(|r| r["domain"] == domain)
-                .map(|r| {
-                    r["pending"].as_i64().unwrap_or(0)
-                        + r["delivered"].as_i64().unwrap_or(0)
-                        + r["failed"].as_i64().unwrap_or(0)
-                })
-                .sum()
-        };
-        let before = alpha_admin
-            .ok(Method::GET, "/admin/federation/instances", None)
-            .await;
+        let before = alpha_admin.deliveries_listed_for(beta.domain()).await;
 
         let (status, body) = alpha_admin
             .call(
@@ -701,13 +714,10 @@ async fn a_domain_block_stops_traffic_both_ways() {
                 .any(|r| r["domain"] == alpha.domain() && r["pending"] == 0),
             "a 403 is final, not retried: {refused}"
         );
-        let after = alpha_admin
-            .ok(Method::GET, "/admin/federation/instances", None)
-            .await;
         assert_eq!(
-            deliveries_to(&after, beta.domain()),
-            deliveries_to(&before, beta.domain()),
-            "alpha queued nothing for beta after the block: before {before}, after {after}"
+            alpha_admin.deliveries_listed_for(beta.domain()).await,
+            before,
+            "alpha queued nothing for beta after the block"
         );
         let (_, on_alpha) = alice.get("/communities/rust/threads?sort=new").await;
         let titles: Vec<&str> = on_alpha["threads"]

@@ -198,23 +198,7 @@ async fn a_fedify_actor_takes_part_in_a_community() {
         .await;
         let root = alpha.admin("root").await.expect("admin");
         let carol_domain = carol.base_url.trim_start_matches("http://").to_owned();
-        let queued_for_carol = || async {
-            let rows = root
-                .ok(Method::GET, "/admin/federation/instances", None)
-                .await;
-            rows.as_array()
-                .expect("rows")
-                .iter()
-                .filter(|r| r["domain"] == carol_domain.as_str())
-                .map(|r| {
-                    ["pending", "in_flight", "delivered", "failed"]
-                        .iter()
-                        .map(|k| r[k].as_i64().unwrap_or(0))
-                        .sum::<i64>()
-                })
-                .sum::<i64>()
-        };
-        let before = queued_for_carol().await;
+        let before = root.deliveries_listed_for(&carol_domain).await;
         assert!(before > 0, "deliveries to carol were listed before");
         ann.ok(
             Method::POST,
@@ -223,7 +207,7 @@ async fn a_fedify_actor_takes_part_in_a_community() {
         )
         .await;
         assert_eq!(
-            queued_for_carol().await,
+            root.deliveries_listed_for(&carol_domain).await,
             before,
             "nothing is queued for carol's instance after she left"
         );
