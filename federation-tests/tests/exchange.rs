@@ -86,6 +86,14 @@ async fn two_instances_exchange_a_whole_question() {
         assert_eq!(tags, ["diesel", "tokio"]);
         let beta_thread_id = on_beta["id"].as_i64().expect("id");
         let alpha_thread_id = asked["id"].as_i64().expect("id");
+        // Federated content is indexed as it arrives: beta's search finds alpha's thread.
+        eventually(
+            &bob,
+            "/search?q=connection",
+            "alpha's thread found by beta's search",
+            |r| r["results"][0]["thread"]["id"] == beta_thread_id,
+        )
+        .await;
 
         // Bob answers on beta; the answer reaches alpha through alpha's group.
         let answered = bob
@@ -202,6 +210,13 @@ async fn two_instances_exchange_a_whole_question() {
             |t| t["answers"][0]["body"] == "Only with `spawn_blocking`, and never across an await.",
         )
         .await;
+        // The index follows the edit of beta's answer on alpha.
+        let (_, found) = alice.get("/search?q=never%20across").await;
+        assert_eq!(
+            found["results"][0]["thread"]["id"], alpha_thread_id,
+            "bob's edited answer found by alpha's search: {found}"
+        );
+        assert!(found["results"][0]["answer_id"].is_i64(), "{found}");
 
         // The other direction: a thread in beta's community from alice on alpha.
         let posted = alice
@@ -239,6 +254,12 @@ async fn two_instances_exchange_a_whole_question() {
             |t| t["deleted"] == true,
         )
         .await;
+        let (_, found) = bob.get("/search?q=connection").await;
+        assert_eq!(
+            found["results"],
+            json!([]),
+            "a thread deleted at its origin is not found on beta"
+        );
 
         // Leaving a remote community.
         let (status, _) = bob

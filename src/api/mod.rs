@@ -7,6 +7,7 @@ pub mod auth;
 pub mod communities;
 mod rate_limit;
 pub mod resolve;
+pub mod search;
 pub mod threads;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -37,6 +38,7 @@ use crate::error::{AppError, ErrorKind};
         (name = "communities", description = "Communities, membership and moderators"),
         (name = "threads", description = "Questions and discussions"),
         (name = "answers", description = "Answers, replies, votes and accepted answers"),
+        (name = "search", description = "Full-text search of threads and answers"),
     )
 )]
 struct ApiDoc;
@@ -72,6 +74,7 @@ pub fn router(ctx: &AppContext) -> (Router<AppContext>, utoipa::openapi::OpenApi
         .merge(communities::routes())
         .merge(threads::routes())
         .merge(resolve::routes())
+        .merge(search::routes())
         .split_for_parts();
     document_server_errors(&mut openapi);
     openapi.servers = Some(vec![utoipa::openapi::Server::new(format!(
@@ -314,6 +317,9 @@ mod tests {
                 ("/answers/{id}/accept", "post"),
                 ("/answers/{id}/accept", "delete"),
                 ("/answers/{id}/vote", "post"),
+                ("/resolve", "get"),
+                ("/search", "get"),
+                ("/communities/{handle}/similar", "get"),
             ] {
                 assert!(
                     paths.get(path).and_then(|p| p.get(method)).is_some(),

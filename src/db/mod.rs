@@ -21,6 +21,7 @@ pub mod person;
 pub mod received_activity;
 pub mod revision;
 pub mod schema;
+pub mod search;
 pub mod stats;
 pub mod tag;
 pub mod thread;

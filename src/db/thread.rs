@@ -98,6 +98,17 @@ pub async fn read(conn: &mut DbConn<'_>, id: i64) -> QueryResult<Thread> {
     })
 }
 
+/// The threads with `ids`, in no particular order; missing ids are left out.
+pub async fn read_many(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<Thread>> {
+    on_conn!(conn, |c| {
+        threads::table
+            .filter(threads::id.eq_any(ids))
+            .select(Thread::as_select())
+            .load(c)
+            .await
+    })
+}
+
 /// Reads a thread and takes its row lock for the rest of the transaction (a no-op write:
 /// `FOR UPDATE` does not exist in SQLite, whose write transactions are serialized anyway).
 /// Counters derived from child rows are then recomputed without lost updates.

@@ -7,4 +7,5 @@ pub mod auth;
 pub mod communities;
 pub mod instance;
 pub mod remote;
+pub mod search;
 pub mod threads;

@@ -198,7 +198,7 @@ async fn authors(conn: &mut DbConn<'_>, ids: &[i64]) -> AppResult<HashMap<i64, (
 }
 
 /// Joins what the thread list and view need, keeping the order of `list`.
-async fn details(
+pub(crate) async fn details(
     conn: &mut DbConn<'_>,
     viewer: Option<&Session>,
     list: Vec<Thread>,

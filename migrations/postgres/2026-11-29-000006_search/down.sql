@@ -1,0 +1,11 @@
+DROP TRIGGER answer_search_update ON answers;
+DROP TRIGGER answer_search_insert ON answers;
+DROP FUNCTION answer_search_refresh();
+DROP TRIGGER thread_search_tags ON thread_tags;
+DROP FUNCTION thread_search_tags_changed();
+DROP TRIGGER thread_search_update ON threads;
+DROP TRIGGER thread_search_insert ON threads;
+DROP FUNCTION thread_search_refresh();
+DROP FUNCTION thread_search_document(BIGINT);
+DROP TABLE answer_search;
+DROP TABLE thread_search;

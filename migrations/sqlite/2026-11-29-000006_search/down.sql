@@ -1,0 +1,10 @@
+DROP TRIGGER answer_search_delete;
+DROP TRIGGER answer_search_update;
+DROP TRIGGER answer_search_insert;
+DROP TRIGGER thread_search_tag_removed;
+DROP TRIGGER thread_search_tag_added;
+DROP TRIGGER thread_search_delete;
+DROP TRIGGER thread_search_update;
+DROP TRIGGER thread_search_insert;
+DROP TABLE answer_search;
+DROP TABLE thread_search;

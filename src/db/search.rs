@@ -1,0 +1,240 @@
+//! Full-text search over threads and answers: FTS5 on SQLite, tsvector on PostgreSQL (the
+//! index tables and their triggers are in the `search` migrations). Besides pool setup and
+//! migrations, the only dialect-specific SQL.
+
+use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
+use diesel_async::RunQueryDsl;
+
+use super::DbConn;
+
+/// Words taken from one query at most; more add nothing but cost.
+pub const MAX_TERMS: usize = 16;
+/// Longer "words" are noise (base64, hashes) and are cut to this many characters.
+const MAX_TERM_CHARS: usize = 64;
+
+/// Marks around matched words in snippets, from the private-use area so no stored text
+/// carries them; the service turns them into `<mark>` after escaping the rest.
+pub const MATCH_START: char = '\u{E000}';
+pub const MATCH_END: char = '\u{E001}';
+/// Stand-ins for `<` and `>` in PostgreSQL snippets: its headline parser would take
+/// `Arc<Mutex<_>>` for markup and drop it.
+pub const LESS_THAN: char = '\u{E002}';
+pub const GREATER_THAN: char = '\u{E003}';
+
+/// The search words in `query`: runs of letters and digits, lower-cased, at most
+/// [`MAX_TERMS`]. Everything else (quotes, `*`, `+`, operators, emoji) only separates words,
+/// so no input can change the shape of the full-text query.
+pub fn query_terms(query: &str) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for word in query.split(|c: char| !c.is_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        let term: String = word
+            .chars()
+            .take(MAX_TERM_CHARS)
+            .collect::<String>()
+            .to_lowercase();
+        if !terms.contains(&term) {
+            terms.push(term);
+        }
+        if terms.len() == MAX_TERMS {
+            break;
+        }
+    }
+    terms
+}
+
+/// What a search is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct SearchFilter {
+    /// Include threads of `internal` communities (the viewer is a signed-in local member).
+    pub include_internal: bool,
+    pub community_id: Option<i64>,
+    /// A normalized tag name.
+    pub tag: Option<String>,
+    /// Only threads with (`true`) or without (`false`) an accepted answer.
+    pub solved: Option<bool>,
+    /// Match threads with any of the terms rather than all (similar questions).
+    pub match_any: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One matching thread: the best hit among its title, body, tags and live answers.
+#[derive(Debug, Clone, PartialEq, diesel::QueryableByName)]
+pub struct SearchHit {
+    #[diesel(sql_type = BigInt)]
+    pub thread_id: i64,
+    /// Set when the best hit is an answer.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub answer_id: Option<i64>,
+    /// Higher is more relevant; comparable within one result list only.
+    #[diesel(sql_type = Double)]
+    pub relevance: f64,
+    /// Plain text around the matched words, which are between [`MATCH_START`] and
+    /// [`MATCH_END`]; `<` and `>` may come as [`LESS_THAN`] and [`GREATER_THAN`].
+    #[diesel(sql_type = Text)]
+    pub snippet: String,
+}
+
+/// Live threads matching every term, most relevant first. Accepted answers weigh double,
+/// and solved threads and well-voted ones are lifted.
+pub async fn search(
+    conn: &mut DbConn<'_>,
+    terms: &[String],
+    filter: &SearchFilter,
+) -> diesel::QueryResult<Vec<SearchHit>> {
+    if terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let start = MATCH_START.to_string();
+    let end = MATCH_END.to_string();
+    match conn {
+        DbConn::Sqlite(c) => {
+            // Each term quoted: FTS5 reads it as a plain string, whatever it contains.
+            let fts_query = terms
+                .iter()
+                .map(|t| format!("\"{}\"", t.replace('"', "")))
+                .collect::<Vec<_>>()
+                .join(if filter.match_any { " OR " } else { " " });
+            diesel::sql_query(SQLITE_SEARCH)
+                .bind::<Text, _>(&start)
+                .bind::<Text, _>(&end)
+                .bind::<Text, _>(&fts_query)
+                .bind::<Text, _>(&start)
+                .bind::<Text, _>(&end)
+                .bind::<Text, _>(&fts_query)
+                .bind::<Bool, _>(filter.include_internal)
+                .bind::<Nullable<BigInt>, _>(filter.community_id)
+                .bind::<Nullable<BigInt>, _>(filter.community_id)
+                .bind::<Nullable<Bool>, _>(filter.solved)
+                .bind::<Nullable<Bool>, _>(filter.solved)
+                .bind::<Nullable<Text>, _>(filter.tag.as_deref())
+                .bind::<Nullable<Text>, _>(filter.tag.as_deref())
+                .bind::<BigInt, _>(filter.limit)
+                .bind::<BigInt, _>(filter.offset)
+                .load(&mut **c)
+                .await
+        }
+        DbConn::Postgres(c) => {
+            let headline = format!(
+                "StartSel={start}, StopSel={end}, MaxWords=35, MinWords=12, MaxFragments=2, \
+                 FragmentDelimiter=\" … \""
+            );
+            // websearch_to_tsquery never fails on its input, unlike to_tsquery.
+            diesel::sql_query(POSTGRES_SEARCH)
+                .bind::<Text, _>(terms.join(" "))
+                .bind::<Bool, _>(filter.match_any)
+                .bind::<Text, _>(terms.join(" or "))
+                .bind::<Bool, _>(filter.include_internal)
+                .bind::<Nullable<BigInt>, _>(filter.community_id)
+                .bind::<Nullable<Bool>, _>(filter.solved)
+                .bind::<Nullable<Text>, _>(filter.tag.as_deref())
+                .bind::<BigInt, _>(filter.limit)
+                .bind::<BigInt, _>(filter.offset)
+                .bind::<Text, _>(headline)
+                .bind::<Text, _>(format!("{LESS_THAN}{GREATER_THAN}"))
+                .load(&mut **c)
+                .await
+        }
+    }
+}
+
+/// bm25 is lower-is-better (negative); the boosts multiply it, so a boost makes it lower.
+const SQLITE_SEARCH: &str = "
+WITH hits AS (
+    SELECT rowid AS thread_id, NULL AS answer_id,
+           bm25(thread_search, 8.0, 1.0, 8.0) AS rank,
+           snippet(thread_search, -1, ?, ?, '…', 24) AS snippet
+    FROM thread_search WHERE thread_search MATCH ?
+    UNION ALL
+    SELECT a.thread_id, a.id,
+           bm25(answer_search) * (CASE WHEN a.accepted THEN 2.0 ELSE 1.0 END),
+           snippet(answer_search, 0, ?, ?, '…', 24)
+    FROM answer_search JOIN answers a ON a.id = answer_search.rowid
+    WHERE answer_search MATCH ? AND a.deleted = 0 AND a.removed = 0
+),
+best AS (
+    -- SQLite takes the bare columns from the row that has the minimum.
+    SELECT thread_id, answer_id, min(rank) AS rank, snippet FROM hits GROUP BY thread_id
+)
+SELECT t.id AS thread_id, best.answer_id AS answer_id,
+       -(best.rank * (1.0 + (CASE WHEN t.accepted_answer_count > 0 THEN 0.5 ELSE 0.0 END)
+                          + min(max(t.score, 0), 50) / 100.0)) AS relevance,
+       best.snippet AS snippet
+FROM best
+JOIN threads t ON t.id = best.thread_id
+JOIN communities c ON c.id = t.community_id
+WHERE t.deleted = 0 AND t.removed = 0 AND c.deleted = 0
+  AND (? OR c.visibility <> 'internal')
+  AND (? IS NULL OR t.community_id = ?)
+  AND (? IS NULL OR (t.accepted_answer_count > 0) = ?)
+  AND (? IS NULL OR EXISTS (SELECT 1 FROM thread_tags tt JOIN tags g ON g.id = tt.tag_id
+                            WHERE tt.thread_id = t.id AND g.name = ?))
+ORDER BY relevance DESC, t.id
+LIMIT ? OFFSET ?";
+
+const POSTGRES_SEARCH: &str = "
+WITH q AS (
+    SELECT CASE WHEN $2 THEN websearch_to_tsquery('english', $3)
+                ELSE plainto_tsquery('english', $1) END AS query
+),
+hits AS (
+    SELECT s.thread_id, NULL::BIGINT AS answer_id, ts_rank_cd(s.document, q.query)::float8 AS rank
+    FROM thread_search s, q WHERE s.document @@ q.query
+    UNION ALL
+    SELECT a.thread_id, a.id,
+           ts_rank_cd(s.document, q.query)::float8 * (CASE WHEN a.accepted THEN 2.0 ELSE 1.0 END)
+    FROM answer_search s JOIN answers a ON a.id = s.answer_id, q
+    WHERE s.document @@ q.query AND NOT a.deleted AND NOT a.removed
+),
+best AS (
+    SELECT DISTINCT ON (thread_id) thread_id, answer_id, rank
+    FROM hits ORDER BY thread_id, rank DESC
+),
+page AS (
+    SELECT t.id AS thread_id, best.answer_id,
+           best.rank * (1.0 + (CASE WHEN t.accepted_answer_count > 0 THEN 0.5 ELSE 0.0 END)
+                            + LEAST(GREATEST(t.score, 0), 50) / 100.0) AS relevance
+    FROM best
+    JOIN threads t ON t.id = best.thread_id
+    JOIN communities c ON c.id = t.community_id
+    WHERE NOT t.deleted AND NOT t.removed AND NOT c.deleted
+      AND ($4 OR c.visibility <> 'internal')
+      AND ($5::BIGINT IS NULL OR t.community_id = $5)
+      AND ($6::BOOLEAN IS NULL OR (t.accepted_answer_count > 0) = $6)
+      AND ($7::TEXT IS NULL OR EXISTS (SELECT 1 FROM thread_tags tt JOIN tags g ON g.id = tt.tag_id
+                                       WHERE tt.thread_id = t.id AND g.name = $7))
+    ORDER BY relevance DESC, t.id
+    LIMIT $8 OFFSET $9
+)
+SELECT page.thread_id, page.answer_id, page.relevance::float8 AS relevance,
+       ts_headline('english', translate(coalesce(a.body, t.body), '<>', $11), q.query, $10)
+           AS snippet
+FROM page
+JOIN threads t ON t.id = page.thread_id
+LEFT JOIN answers a ON a.id = page.answer_id
+CROSS JOIN q
+ORDER BY page.relevance DESC, page.thread_id";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_are_words_only_whatever_the_input() {
+        assert_eq!(query_terms("C++ lifetimes"), ["c", "lifetimes"]);
+        assert_eq!(
+            query_terms("\"unbalanced *wild OR -not"),
+            ["unbalanced", "wild", "or", "not"]
+        );
+        assert!(query_terms("🦀 *** \" () :").is_empty());
+        assert_eq!(query_terms("Tokio tokio TOKIO"), ["tokio"]);
+        let long = "x".repeat(10_000);
+        assert_eq!(query_terms(&long), ["x".repeat(MAX_TERM_CHARS)]);
+        let many: String = (0..100).map(|n| format!("w{n} ")).collect();
+        assert_eq!(query_terms(&many).len(), MAX_TERMS);
+        assert_eq!(query_terms("Straße café"), ["straße", "café"]);
+    }
+}
