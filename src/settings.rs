@@ -33,6 +33,22 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
     pub metrics: MetricsSettings,
+    pub knowledge: KnowledgeSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KnowledgeSettings {
+    /// A question with no answer for this many hours joins the unanswered queue.
+    pub unanswered_after_hours: u32,
+}
+
+impl Default for KnowledgeSettings {
+    fn default() -> Self {
+        KnowledgeSettings {
+            unanswered_after_hours: 24,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -167,6 +183,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             rate_limit: RateLimitSettings::default(),
             metrics: MetricsSettings::default(),
+            knowledge: KnowledgeSettings::default(),
         }
     }
 }

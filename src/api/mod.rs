@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod communities;
+pub mod knowledge;
 mod rate_limit;
 pub mod resolve;
 pub mod search;
@@ -39,6 +40,7 @@ use crate::error::{AppError, ErrorKind};
         (name = "threads", description = "Questions and discussions"),
         (name = "answers", description = "Answers, replies, votes and accepted answers"),
         (name = "search", description = "Full-text search of threads and answers"),
+        (name = "knowledge", description = "Solved questions, tags, experts and the unanswered queue"),
     )
 )]
 struct ApiDoc;
@@ -75,6 +77,7 @@ pub fn router(ctx: &AppContext) -> (Router<AppContext>, utoipa::openapi::OpenApi
         .merge(threads::routes())
         .merge(resolve::routes())
         .merge(search::routes())
+        .merge(knowledge::routes())
         .split_for_parts();
     document_server_errors(&mut openapi);
     openapi.servers = Some(vec![utoipa::openapi::Server::new(format!(
@@ -320,6 +323,10 @@ mod tests {
                 ("/resolve", "get"),
                 ("/search", "get"),
                 ("/communities/{handle}/similar", "get"),
+                ("/kb", "get"),
+                ("/unanswered", "get"),
+                ("/tags", "get"),
+                ("/tags/{tag}/experts", "get"),
             ] {
                 assert!(
                     paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -13,6 +13,7 @@ pub mod community_moderator;
 pub mod domain_block;
 pub mod instance;
 pub mod invite;
+pub mod knowledge;
 pub mod local_account;
 pub mod mention;
 pub mod migrations;

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod communities;
 pub mod instance;
+pub mod knowledge;
 pub mod remote;
 pub mod search;
 pub mod threads;

@@ -184,7 +184,10 @@ fn decode_cursor(sort: ThreadSort, cursor: &str) -> AppResult<ThreadCursor> {
 }
 
 /// Person handles and deletion flags for the given person ids.
-async fn authors(conn: &mut DbConn<'_>, ids: &[i64]) -> AppResult<HashMap<i64, (String, bool)>> {
+pub(crate) async fn authors(
+    conn: &mut DbConn<'_>,
+    ids: &[i64],
+) -> AppResult<HashMap<i64, (String, bool)>> {
     let people: Vec<Person> = person::read_many(conn, ids).await?;
     let instance_ids: Vec<i64> = people.iter().map(|p| p.instance_id).collect();
     let domains = instance::domains(conn, &instance_ids).await?;
@@ -355,7 +358,7 @@ pub async fn get_thread(
     })
 }
 
-async fn answer_tree(
+pub(crate) async fn answer_tree(
     conn: &mut DbConn<'_>,
     viewer: Option<&Session>,
     answers: Vec<Answer>,
