@@ -220,11 +220,7 @@ impl TestResponse {
 
 impl TestApi {
     pub async fn new(db: Db, settings: crate::settings::Settings) -> TestApi {
-        // Logs go to the test's captured output, shown when it fails.
-        let _ = tracing_subscriber::fmt()
-            .with_test_writer()
-            .with_env_filter("lyceum=debug")
-            .try_init();
+        init_test_logging();
         let ctx = crate::context::AppContext::new(db.clone(), settings.clone());
         // Rate limits key on the client address, which a socket-less call does not have.
         let router = crate::server::app(ctx)
@@ -319,6 +315,15 @@ impl TestApi {
         assert_eq!(response.status, 200, "login {name}: {:?}", response.body);
         response.body["token"].as_str().expect("token").to_owned()
     }
+}
+
+/// Sends Lyceum's logs (debug and up) to the running test's captured output, shown when
+/// it fails. Once per process; later calls do nothing.
+pub fn init_test_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("lyceum=debug")
+        .try_init();
 }
 
 /// The password [`TestApi::create_user`] gives every account.

@@ -50,6 +50,7 @@ impl TestInstance {
         backend: Backend,
         configure: impl FnOnce(&mut Settings),
     ) -> anyhow::Result<TestInstance> {
+        lyceum::testing::init_test_logging();
         // The port must be known before the domain is, so reserve one first.
         let port = {
             let probe = std::net::TcpListener::bind(("127.0.0.1", 0))?;

@@ -577,7 +577,8 @@ async fn a_group_relays_members_activity_to_every_follower_instance() {
 
 /// Issue #7 "restart": gamma is down while alpha posts three questions and beta answers
 /// them; alpha's deliveries to gamma fail and wait; when gamma is back it receives all
-/// of it, in a usable order (every answer under its question).
+/// of it, every answer under its question. The first activity gamma sends after its
+/// return makes alpha send the backlog at once rather than when each backoff runs out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_that_was_down_receives_everything_when_it_returns() {
     for backend in backends() {
@@ -594,6 +595,7 @@ async fn an_instance_that_was_down_receives_everything_when_it_returns() {
         let root = alpha.admin("root").await.expect("admin");
         gamma.go_down().await.expect("gamma goes down");
         let mut questions = Vec::new();
+        let mut questions_on_alpha = Vec::new();
         for n in 1..=3 {
             let posted = alice
                 .ok(
@@ -604,6 +606,7 @@ async fn an_instance_that_was_down_receives_everything_when_it_returns() {
                 )
                 .await;
             let ap_id = posted["ap_id"].as_str().expect("ap_id").to_owned();
+            questions_on_alpha.push(posted["id"].as_i64().expect("id"));
             let on_beta = thread_by_ap_id(&bob, &rust_on_beta, &ap_id).await;
             let answer = bob
                 .ok(
@@ -640,14 +643,37 @@ async fn an_instance_that_was_down_receives_everything_when_it_returns() {
         eprintln!("alpha's reason for retrying gamma: {alpha_saw:?}");
 
         gamma.come_back().await.expect("gamma comes back");
+        // carol's first act after the outage reaches alpha: alpha sees gamma is reachable
+        // again and sends its backlog now instead of after the rest of its backoff.
+        let first =
+            thread_by_ap_id_within(&carol, &rust_on_gamma, &questions[0].0, RESTART_PATIENCE).await;
+        carol
+            .ok(
+                Method::POST,
+                &format!("/threads/{}/vote", first["id"]),
+                Some(json!({"score": 1})),
+            )
+            .await;
+        eventually_within(
+            &root,
+            "/admin/federation/instances",
+            "alpha's queue for gamma delivered, nothing failed",
+            RESTART_PATIENCE,
+            |rows| {
+                rows.as_array().is_some_and(|rows| {
+                    rows.iter().any(|r| {
+                        r["domain"] == gamma.domain() && r["pending"] == 0 && r["failed"] == 0
+                    })
+                })
+            },
+        )
+        .await;
         for (question, answer) in &questions {
-            let on_gamma =
-                thread_by_ap_id_within(&carol, &rust_on_gamma, question, RESTART_PATIENCE).await;
-            eventually_within(
+            let on_gamma = thread_by_ap_id(&carol, &rust_on_gamma, question).await;
+            eventually(
                 &carol,
                 &format!("/threads/{}", on_gamma["id"]),
                 &format!("beta's answer {answer} on gamma after its restart"),
-                RESTART_PATIENCE,
                 |t| {
                     t["answers"]
                         .as_array()
@@ -656,18 +682,17 @@ async fn an_instance_that_was_down_receives_everything_when_it_returns() {
             )
             .await;
         }
-        eventually(
-            &root,
-            "/admin/federation/instances",
-            "alpha's queue for gamma empty",
-            |rows| {
-                rows.as_array().is_some_and(|rows| {
-                    rows.iter()
-                        .any(|r| r["domain"] == gamma.domain() && r["pending"] == 0)
-                })
-            },
-        )
-        .await;
+        let voted = alice
+            .ok(
+                Method::GET,
+                &format!("/threads/{}", questions_on_alpha[0]),
+                None,
+            )
+            .await;
+        assert_eq!(
+            voted["score"], 1,
+            "carol's vote from gamma counted on alpha"
+        );
 
         alpha.stop().await.expect("alpha stops");
         beta.stop().await.expect("beta stops");

@@ -527,6 +527,39 @@ pub async fn revive(conn: &mut DbConn<'_>, domain: &str) -> QueryResult<bool> {
     Ok(revived > 0)
 }
 
+/// Makes the deliveries to `domain` that wait for a retry due `now`: it just showed it is
+/// reachable, so its backlog need not sit out the rest of its backoff. Returns how many.
+pub async fn retry_backlog_now(
+    conn: &mut DbConn<'_>,
+    domain: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    use super::schema::instances;
+    on_conn!(conn, |c| {
+        diesel::update(
+            outbox_deliveries::table
+                .filter(
+                    outbox_deliveries::instance_id.eq_any(
+                        instances::table
+                            .filter(instances::domain.eq(domain))
+                            .select(instances::id),
+                    ),
+                )
+                .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
+                .filter(outbox_deliveries::attempts.gt(0))
+                .filter(outbox_deliveries::next_attempt_at.gt(now))
+                .filter(
+                    outbox_deliveries::claimed_until
+                        .is_null()
+                        .or(outbox_deliveries::claimed_until.le(now)),
+                ),
+        )
+        .set(outbox_deliveries::next_attempt_at.eq(now))
+        .execute(c)
+        .await
+    })
+}
+
 /// Domains of the instances marked dead.
 pub async fn dead_domains(conn: &mut DbConn<'_>) -> QueryResult<Vec<String>> {
     use super::schema::instances;

@@ -1105,6 +1105,37 @@ mod tests {
         .await;
     }
 
+    /// An instance that shows it is reachable gets its backlog at once: deliveries waiting
+    /// out a backoff become due; claimed ones and first attempts are left alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reachable_instance_gets_its_backlog_now() {
+        for_each_backend(async |db| {
+            let (ctx, actor) = sender(&db).await;
+            let waiting = enqueue_to(&ctx, &actor, "http://localhost:20999/inbox", 2).await;
+            let other = enqueue_to(&ctx, &actor, "http://localhost:20998/inbox", 1).await;
+            crate::testing::execute_sql(
+                &db,
+                "UPDATE outbox_deliveries SET attempts = 1, \
+                 next_attempt_at = '2999-01-01 00:00:00'",
+            )
+            .await;
+            let now = crate::db::now();
+            let retried = async {
+                crate::with_conn!(&ctx.db, |conn| {
+                    outbox::retry_backlog_now(&mut conn, "localhost:20999", now)
+                        .await
+                        .map_err(AppError::from)
+                })
+            };
+            assert_eq!(retried.await.expect("retried"), 2);
+            for id in &waiting {
+                assert!(deliveries(&ctx, id).await[0].next_attempt_at <= now);
+            }
+            assert!(deliveries(&ctx, &other[0]).await[0].next_attempt_at > now);
+        })
+        .await;
+    }
+
     /// Two processes on one PostgreSQL database record outcomes for the same instances at
     /// the same moment. Each batch must commit: a batch lost to a deadlock is sent again
     /// once its lease runs out, which is how the two-process test once saw repeats.

@@ -202,6 +202,7 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
                 tracing::info!(%domain, "instance revived by an activity it sent");
                 super::outbox::wake();
             }
+            retry_backlog_of(&data, &domain).await;
             StatusCode::ACCEPTED.into_response()
         }
         Ok(Err(err)) => {
@@ -230,6 +231,49 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
 
 /// An unsigned request is refused before anything is fetched. RFC 9421 signatures are not
 /// verified yet: 401 makes double-knocking senders retry with draft-cavage (spec §8.5).
+/// How often one instance's activities may make its retry backlog due again.
+const BACKLOG_RETRY_EVERY: Duration = Duration::from_secs(60);
+
+/// An instance that sends us an activity is reachable: deliveries to it waiting out a
+/// backoff go now rather than minutes or hours later. At most once a minute per instance
+/// and process, as the update reads all of its pending deliveries.
+async fn retry_backlog_of(data: &Data<AppContext>, domain: &str) {
+    static LAST: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    > = std::sync::LazyLock::new(Default::default);
+    {
+        let mut last = LAST.lock().expect("backlog retry times");
+        let now = std::time::Instant::now();
+        if last
+            .get(domain)
+            .is_some_and(|at| now.duration_since(*at) < BACKLOG_RETRY_EVERY)
+        {
+            return;
+        }
+        if last.len() > 10_000 {
+            last.retain(|_, at| now.duration_since(*at) < BACKLOG_RETRY_EVERY);
+        }
+        last.insert(domain.to_owned(), now);
+    }
+    let retried = async {
+        crate::with_conn!(&data.db, |conn| crate::db::outbox::retry_backlog_now(
+            &mut conn,
+            domain,
+            crate::db::now()
+        )
+        .await
+        .map_err(AppError::from))
+    };
+    match retried.await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(%domain, n, "deliveries to an instance that is reachable again go now");
+            super::outbox::wake();
+        }
+        Err(err) => tracing::warn!(%domain, error = %err, "cannot retry an instance's backlog"),
+    }
+}
+
 fn check_signature_present(headers: &HeaderMap) -> Result<(), Box<Response>> {
     // RFC 9421 also uses a `Signature` header, always with `Signature-Input`.
     if headers.contains_key("signature-input") {

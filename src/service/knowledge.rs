@@ -3,14 +3,13 @@
 
 use std::collections::HashMap;
 
-use crate::content::normalize_tag;
 use crate::db::Db;
 use crate::db::knowledge::{self, KnowledgeScope, KnowledgeSort};
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Session;
 use crate::service::communities::resolve;
 use crate::service::threads::{
-    AnswerNode, PAGE_DEFAULT, PAGE_MAX, ThreadDetails, answer_tree, authors, details,
+    AnswerNode, ThreadDetails, answer_tree, authors, checked_tag, details, page_limit,
 };
 use crate::settings::Settings;
 
@@ -70,13 +69,7 @@ async fn check(
     viewer: Option<&Session>,
     request: &KnowledgeRequest<'_>,
 ) -> AppResult<Checked> {
-    let limit = request.limit.unwrap_or(PAGE_DEFAULT);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(AppError::bad_request(
-            "invalid_limit",
-            format!("limit must be between 1 and {PAGE_MAX}"),
-        ));
-    }
+    let limit = page_limit(request.limit)?;
     let offset = request.offset.unwrap_or(0);
     if !(0..=100_000).contains(&offset) {
         return Err(AppError::bad_request(
@@ -98,11 +91,6 @@ async fn check(
         limit,
         offset,
     })
-}
-
-fn checked_tag(raw: &str) -> AppResult<String> {
-    normalize_tag(raw)
-        .map_err(|bad| AppError::bad_request("invalid_tag", format!("`{bad}` is not a valid tag")))
 }
 
 /// Solved threads with their accepted answers, by votes or recency.

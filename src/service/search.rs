@@ -3,14 +3,13 @@
 
 use std::collections::HashMap;
 
-use crate::content::normalize_tag;
 use crate::db::Db;
 use crate::db::search::{self, GREATER_THAN, LESS_THAN, MATCH_END, MATCH_START, SearchFilter};
 use crate::db::thread;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Session;
 use crate::service::communities::resolve;
-use crate::service::threads::{PAGE_DEFAULT, PAGE_MAX, ThreadDetails, details};
+use crate::service::threads::{ThreadDetails, checked_tag, details, page_limit};
 use crate::settings::Settings;
 
 /// Longest query read. Longer input is refused rather than silently cut, so the person
@@ -61,13 +60,7 @@ pub async fn search(
             format!("a search may be at most {QUERY_MAX_CHARS} characters"),
         ));
     }
-    let limit = request.limit.unwrap_or(PAGE_DEFAULT);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(AppError::bad_request(
-            "invalid_limit",
-            format!("limit must be between 1 and {PAGE_MAX}"),
-        ));
-    }
+    let limit = page_limit(request.limit)?;
     let offset = request.offset.unwrap_or(0);
     if !(0..=10_000).contains(&offset) {
         return Err(AppError::bad_request(
@@ -75,14 +68,7 @@ pub async fn search(
             "offset must be between 0 and 10000",
         ));
     }
-    let tag = request
-        .tag
-        .map(|t| {
-            normalize_tag(t).map_err(|bad| {
-                AppError::bad_request("invalid_tag", format!("`{bad}` is not a valid tag"))
-            })
-        })
-        .transpose()?;
+    let tag = request.tag.map(checked_tag).transpose()?;
     let terms = search::query_terms(request.q);
     crate::with_conn!(db, |conn| {
         let community_id = match request.community {

@@ -424,6 +424,24 @@ pub struct ThreadListRequest<'a> {
     pub limit: Option<i64>,
 }
 
+/// The page size asked for, [`PAGE_DEFAULT`] when absent; 400 outside 1..=[`PAGE_MAX`].
+pub(crate) fn page_limit(limit: Option<i64>) -> AppResult<i64> {
+    let limit = limit.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(AppError::bad_request(
+            "invalid_limit",
+            format!("limit must be between 1 and {PAGE_MAX}"),
+        ));
+    }
+    Ok(limit)
+}
+
+/// A tag from a query, normalized like tags on threads; 400 when it is not one.
+pub(crate) fn checked_tag(raw: &str) -> AppResult<String> {
+    normalize_tag(raw)
+        .map_err(|bad| AppError::bad_request("invalid_tag", format!("`{bad}` is not a valid tag")))
+}
+
 /// A page of a community's threads.
 pub async fn list_threads(
     db: &Db,
@@ -438,21 +456,9 @@ pub async fn list_threads(
         cursor,
         limit,
     } = request;
-    let limit = limit.unwrap_or(PAGE_DEFAULT);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(AppError::bad_request(
-            "invalid_limit",
-            format!("limit must be between 1 and {PAGE_MAX}"),
-        ));
-    }
+    let limit = page_limit(limit)?;
     let after = cursor.map(|c| decode_cursor(sort, c)).transpose()?;
-    let tag = tag
-        .map(|t| {
-            normalize_tag(t).map_err(|bad| {
-                AppError::bad_request("invalid_tag", format!("`{bad}` is not a valid tag"))
-            })
-        })
-        .transpose()?;
+    let tag = tag.map(checked_tag).transpose()?;
     crate::with_conn!(db, |conn| {
         let found = resolve(&mut conn, settings, viewer, community_handle).await?;
         let mut rows = thread::list(
