@@ -94,6 +94,21 @@ async fn two_instances_exchange_a_whole_question() {
             |r| r["results"][0]["thread"]["id"] == beta_thread_id,
         )
         .await;
+        // Narrowed to where it came from and who wrote it, it is still found on beta;
+        // narrowed to beta itself, it is not.
+        let alice_handle = format!("alice@{}", alpha.domain());
+        for (filter, expected) in [
+            (format!("instance={}", alpha.domain()), 1),
+            (format!("author={alice_handle}"), 1),
+            (format!("instance={}", beta.domain()), 0),
+        ] {
+            let (status, found) = bob.get(&format!("/search?q=connection&{filter}")).await;
+            assert_eq!(status, 200, "{filter}: {found}");
+            assert_eq!(
+                found["total"], expected,
+                "beta's search with {filter}: {found}"
+            );
+        }
 
         // Bob answers on beta; the answer reaches alpha through alpha's group.
         let answered = bob
@@ -108,10 +123,13 @@ async fn two_instances_exchange_a_whole_question() {
             &alice,
             &format!("/threads/{alpha_thread_id}"),
             "the answer arrives",
+            // The view reads the thread row and its answers in two statements, so for a
+            // moment the answer may show before the count does.
             |t| {
-                t["answers"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|x| x["ap_id"] == answer_ap_id))
+                t["answer_count"] == 1
+                    && t["answers"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x["ap_id"] == answer_ap_id))
             },
         )
         .await;

@@ -99,6 +99,14 @@ pub struct ExpertView {
     pub accepted_answers: i64,
 }
 
+/// A tag someone is an expert in.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExpertiseView {
+    pub tag: String,
+    /// Their accepted answers in threads with this tag.
+    pub accepted_answers: i64,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CommunityScope {

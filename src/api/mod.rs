@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod communities;
 pub mod knowledge;
+pub mod people;
 mod rate_limit;
 pub mod resolve;
 pub mod search;
@@ -78,6 +79,7 @@ pub fn router(ctx: &AppContext) -> (Router<AppContext>, utoipa::openapi::OpenApi
         .merge(resolve::routes())
         .merge(search::routes())
         .merge(knowledge::routes())
+        .merge(people::routes())
         .split_for_parts();
     document_server_errors(&mut openapi);
     openapi.servers = Some(vec![utoipa::openapi::Server::new(format!(
@@ -327,6 +329,7 @@ mod tests {
                 ("/unanswered", "get"),
                 ("/tags", "get"),
                 ("/tags/{tag}/experts", "get"),
+                ("/persons/{handle}", "get"),
             ] {
                 assert!(
                     paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -34,6 +34,17 @@ pub struct SearchQuery {
     pub tag: Option<String>,
     /// `true`: only threads with an accepted answer; `false`: only those without.
     pub solved: Option<bool>,
+    /// `question` or `discussion`.
+    pub kind: Option<String>,
+    /// Only this person's threads and answers: `name` (local) or `name@domain`.
+    pub author: Option<String>,
+    /// Only threads from this instance (a domain, with `:port` when it has one).
+    pub instance: Option<String>,
+    /// Published on or after: a date (`2026-11-01`, from its start, UTC) or an RFC 3339
+    /// time.
+    pub since: Option<String>,
+    /// Published on or before: a date (through its end, UTC) or an RFC 3339 time.
+    pub until: Option<String>,
     /// Results per page, 1 to 100 (default 20).
     pub limit: Option<i64>,
     /// `next_offset` of the previous page.
@@ -56,6 +67,8 @@ pub struct SearchResultsView {
     pub results: Vec<SearchResultView>,
     /// Pass as `offset` for the next page; absent on the last one.
     pub next_offset: Option<i64>,
+    /// How many threads match in all, over every page.
+    pub total: i64,
 }
 
 /// Search threads and answers, most relevant first; solved and well-voted threads rank
@@ -64,8 +77,8 @@ pub struct SearchResultsView {
     params(SearchQuery),
     responses(
         (status = 200, body = SearchResultsView),
-        (status = 400, description = "Query too long, bad limit, offset or tag", body = ErrorBody),
-        (status = 404, description = "No such community", body = ErrorBody),
+        (status = 400, description = "Query too long; bad limit, offset, tag, kind or date", body = ErrorBody),
+        (status = 404, description = "No such community, person or instance", body = ErrorBody),
     ))]
 async fn search(
     State(ctx): State<AppContext>,
@@ -81,6 +94,11 @@ async fn search(
             community: query.community.as_deref(),
             tag: query.tag.as_deref(),
             solved: query.solved,
+            kind: query.kind.as_deref(),
+            author: query.author.as_deref(),
+            instance: query.instance.as_deref(),
+            since: query.since.as_deref(),
+            until: query.until.as_deref(),
             limit: query.limit,
             offset: query.offset,
         },
@@ -98,6 +116,7 @@ async fn search(
             })
             .collect(),
         next_offset: page.next_offset,
+        total: page.total,
     }))
 }
 

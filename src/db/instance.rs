@@ -153,6 +153,18 @@ pub async fn ensure_remote(
     })
 }
 
+/// The row for `domain` (already normalized: lower case, no trailing dot), if known.
+pub async fn read_by_domain(conn: &mut DbConn<'_>, domain: &str) -> QueryResult<Option<Instance>> {
+    on_conn!(conn, |c| {
+        instances::table
+            .filter(instances::domain.eq(domain))
+            .select(Instance::as_select())
+            .first(c)
+            .await
+            .optional()
+    })
+}
+
 /// The domain of each of `ids`.
 pub async fn domains(
     conn: &mut DbConn<'_>,

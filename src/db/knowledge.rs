@@ -155,6 +155,68 @@ pub async fn experts(
     })
 }
 
+/// (tag, accepted answers) of `person_id` in threads within `scope`, most first: what that
+/// person is an expert in.
+pub async fn expertise(
+    conn: &mut DbConn<'_>,
+    scope: &KnowledgeScope,
+    person_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<(String, i64)>> {
+    on_conn!(conn, |c| {
+        let in_scope = scoped_threads!(scope).select(threads::id);
+        // Counted per accepted answer, as `experts` counts them.
+        answers::table
+            .inner_join(thread_tags::table.on(thread_tags::thread_id.eq(answers::thread_id)))
+            .inner_join(tags::table.on(tags::id.eq(thread_tags::tag_id)))
+            .filter(answers::author_id.eq(person_id))
+            .filter(answers::accepted.eq(true))
+            .filter(answers::deleted.eq(false))
+            .filter(answers::removed.eq(false))
+            .filter(answers::thread_id.eq_any(in_scope))
+            .group_by(tags::name)
+            .select((tags::name, diesel::dsl::count_star()))
+            .order_by((diesel::dsl::count_star().desc(), tags::name.asc()))
+            .limit(limit)
+            .load(c)
+            .await
+    })
+}
+
+/// What `person_id` contributed within `scope`: (threads, answers, accepted answers), live
+/// ones only.
+pub async fn contributions(
+    conn: &mut DbConn<'_>,
+    scope: &KnowledgeScope,
+    person_id: i64,
+) -> QueryResult<(i64, i64, i64)> {
+    let threads_started: i64 = on_conn!(conn, |c| {
+        scoped_threads!(scope)
+            .filter(threads::author_id.eq(person_id))
+            .count()
+            .get_result(c)
+            .await
+    })?;
+    let answered: Vec<(bool, i64)> = on_conn!(conn, |c| {
+        let in_scope = scoped_threads!(scope).select(threads::id);
+        answers::table
+            .filter(answers::author_id.eq(person_id))
+            .filter(answers::deleted.eq(false))
+            .filter(answers::removed.eq(false))
+            .filter(answers::thread_id.eq_any(in_scope))
+            .group_by(answers::accepted)
+            .select((answers::accepted, diesel::dsl::count_star()))
+            .load(c)
+            .await
+    })?;
+    let answers_written = answered.iter().map(|(_, n)| n).sum();
+    let accepted = answered
+        .iter()
+        .find(|(accepted, _)| *accepted)
+        .map_or(0, |(_, n)| *n);
+    Ok((threads_started, answers_written, accepted))
+}
+
 /// (tag, live threads, solved threads) within `scope`, most used first.
 pub async fn tag_counts(
     conn: &mut DbConn<'_>,

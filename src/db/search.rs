@@ -2,10 +2,12 @@
 //! index tables and their triggers are in the `search` migrations). Besides pool setup and
 //! migrations, the only dialect-specific SQL.
 
-use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
+use chrono::NaiveDateTime;
+use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 
 use super::DbConn;
+use super::types::ThreadKind;
 
 /// Words taken from one query at most; more add nothing but cost.
 pub const MAX_TERMS: usize = 16;
@@ -55,6 +57,15 @@ pub struct SearchFilter {
     pub tag: Option<String>,
     /// Only threads with (`true`) or without (`false`) an accepted answer.
     pub solved: Option<bool>,
+    pub kind: Option<ThreadKind>,
+    /// Only what this person wrote: their threads and their answers.
+    pub author_id: Option<i64>,
+    /// Only threads that come from this instance (their author's).
+    pub instance_id: Option<i64>,
+    /// Only threads published at or after this time.
+    pub published_since: Option<NaiveDateTime>,
+    /// Only threads published before this time.
+    pub published_before: Option<NaiveDateTime>,
     /// Match threads with any of the terms rather than all (similar questions).
     pub match_any: bool,
     pub limit: i64,
@@ -76,6 +87,10 @@ pub struct SearchHit {
     /// [`MATCH_END`]; `<` and `>` may come as [`LESS_THAN`] and [`GREATER_THAN`].
     #[diesel(sql_type = Text)]
     pub snippet: String,
+    /// How many threads match in all (every page carries it): ranking reads every match,
+    /// so the count costs nothing more.
+    #[diesel(sql_type = BigInt)]
+    pub total: i64,
 }
 
 /// Live threads matching every term, most relevant first. Accepted answers weigh double,
@@ -90,6 +105,25 @@ pub async fn search(
     }
     let start = MATCH_START.to_string();
     let end = MATCH_END.to_string();
+    let kind = filter.kind.map(|k| k.as_str());
+    // Both statements number their parameters the same way from ?4 / $4 on, so the
+    // filters are bound once, in one order.
+    macro_rules! bind_filters {
+        ($query:expr) => {
+            $query
+                .bind::<Bool, _>(filter.include_internal)
+                .bind::<Nullable<BigInt>, _>(filter.community_id)
+                .bind::<Nullable<Bool>, _>(filter.solved)
+                .bind::<Nullable<Text>, _>(filter.tag.as_deref())
+                .bind::<Nullable<Text>, _>(kind)
+                .bind::<Nullable<BigInt>, _>(filter.author_id)
+                .bind::<Nullable<BigInt>, _>(filter.instance_id)
+                .bind::<Nullable<Timestamp>, _>(filter.published_since)
+                .bind::<Nullable<Timestamp>, _>(filter.published_before)
+                .bind::<BigInt, _>(filter.limit)
+                .bind::<BigInt, _>(filter.offset)
+        };
+    }
     match conn {
         DbConn::Sqlite(c) => {
             // Each term quoted: FTS5 reads it as a plain string, whatever it contains.
@@ -98,43 +132,31 @@ pub async fn search(
                 .map(|t| format!("\"{}\"", t.replace('"', "")))
                 .collect::<Vec<_>>()
                 .join(if filter.match_any { " OR " } else { " " });
-            diesel::sql_query(SQLITE_SEARCH)
+            let query = diesel::sql_query(SQLITE_SEARCH)
                 .bind::<Text, _>(&start)
                 .bind::<Text, _>(&end)
-                .bind::<Text, _>(&fts_query)
-                .bind::<Text, _>(&start)
-                .bind::<Text, _>(&end)
-                .bind::<Text, _>(&fts_query)
-                .bind::<Bool, _>(filter.include_internal)
-                .bind::<Nullable<BigInt>, _>(filter.community_id)
-                .bind::<Nullable<BigInt>, _>(filter.community_id)
-                .bind::<Nullable<Bool>, _>(filter.solved)
-                .bind::<Nullable<Bool>, _>(filter.solved)
-                .bind::<Nullable<Text>, _>(filter.tag.as_deref())
-                .bind::<Nullable<Text>, _>(filter.tag.as_deref())
-                .bind::<BigInt, _>(filter.limit)
-                .bind::<BigInt, _>(filter.offset)
-                .load(&mut **c)
-                .await
+                .bind::<Text, _>(&fts_query);
+            bind_filters!(query).load(&mut **c).await
         }
         DbConn::Postgres(c) => {
             let headline = format!(
                 "StartSel={start}, StopSel={end}, MaxWords=35, MinWords=12, MaxFragments=2, \
                  FragmentDelimiter=\" … \""
             );
-            // websearch_to_tsquery never fails on its input, unlike to_tsquery.
-            diesel::sql_query(POSTGRES_SEARCH)
-                .bind::<Text, _>(terms.join(" "))
-                .bind::<Bool, _>(filter.match_any)
-                .bind::<Text, _>(terms.join(" or "))
-                .bind::<Bool, _>(filter.include_internal)
-                .bind::<Nullable<BigInt>, _>(filter.community_id)
-                .bind::<Nullable<Bool>, _>(filter.solved)
-                .bind::<Nullable<Text>, _>(filter.tag.as_deref())
-                .bind::<BigInt, _>(filter.limit)
-                .bind::<BigInt, _>(filter.offset)
+            // Any-word matching joins the words with `or`, which websearch_to_tsquery reads
+            // as OR; all-word matching goes through plainto_tsquery, where a searched "or"
+            // is only a word. Neither fails on its input, unlike to_tsquery.
+            let tsquery = if filter.match_any {
+                terms.join(" or ")
+            } else {
+                terms.join(" ")
+            };
+            let query = diesel::sql_query(POSTGRES_SEARCH)
+                .bind::<Text, _>(tsquery)
                 .bind::<Text, _>(headline)
-                .bind::<Text, _>(format!("{LESS_THAN}{GREATER_THAN}"))
+                .bind::<Text, _>(format!("{LESS_THAN}{GREATER_THAN}"));
+            bind_filters!(query)
+                .bind::<Bool, _>(filter.match_any)
                 .load(&mut **c)
                 .await
         }
@@ -142,18 +164,21 @@ pub async fn search(
 }
 
 /// bm25 is lower-is-better (negative); the boosts multiply it, so a boost makes it lower.
+/// ?1 and ?2 mark matches, ?3 is the FTS5 query, ?4 on are the filters.
 const SQLITE_SEARCH: &str = "
 WITH hits AS (
     SELECT rowid AS thread_id, NULL AS answer_id,
            bm25(thread_search, 8.0, 1.0, 8.0) AS rank,
-           snippet(thread_search, -1, ?, ?, '…', 24) AS snippet
-    FROM thread_search WHERE thread_search MATCH ?
+           snippet(thread_search, -1, ?1, ?2, '…', 24) AS snippet
+    FROM thread_search WHERE thread_search MATCH ?3
+      AND (?9 IS NULL OR rowid IN (SELECT id FROM threads WHERE author_id = ?9))
     UNION ALL
     SELECT a.thread_id, a.id,
            bm25(answer_search) * (CASE WHEN a.accepted THEN 2.0 ELSE 1.0 END),
-           snippet(answer_search, 0, ?, ?, '…', 24)
+           snippet(answer_search, 0, ?1, ?2, '…', 24)
     FROM answer_search JOIN answers a ON a.id = answer_search.rowid
-    WHERE answer_search MATCH ? AND a.deleted = 0 AND a.removed = 0
+    WHERE answer_search MATCH ?3 AND a.deleted = 0 AND a.removed = 0
+      AND (?9 IS NULL OR a.author_id = ?9)
 ),
 best AS (
     -- SQLite takes the bare columns from the row that has the minimum.
@@ -162,32 +187,42 @@ best AS (
 SELECT t.id AS thread_id, best.answer_id AS answer_id,
        -(best.rank * (1.0 + (CASE WHEN t.accepted_answer_count > 0 THEN 0.5 ELSE 0.0 END)
                           + min(max(t.score, 0), 50) / 100.0)) AS relevance,
-       best.snippet AS snippet
+       best.snippet AS snippet,
+       count(*) OVER () AS total
 FROM best
 JOIN threads t ON t.id = best.thread_id
 JOIN communities c ON c.id = t.community_id
 WHERE t.deleted = 0 AND t.removed = 0 AND c.deleted = 0
-  AND (? OR c.visibility <> 'internal')
-  AND (? IS NULL OR t.community_id = ?)
-  AND (? IS NULL OR (t.accepted_answer_count > 0) = ?)
-  AND (? IS NULL OR EXISTS (SELECT 1 FROM thread_tags tt JOIN tags g ON g.id = tt.tag_id
-                            WHERE tt.thread_id = t.id AND g.name = ?))
+  AND (?4 OR c.visibility <> 'internal')
+  AND (?5 IS NULL OR t.community_id = ?5)
+  AND (?6 IS NULL OR (t.accepted_answer_count > 0) = ?6)
+  AND (?7 IS NULL OR EXISTS (SELECT 1 FROM thread_tags tt JOIN tags g ON g.id = tt.tag_id
+                             WHERE tt.thread_id = t.id AND g.name = ?7))
+  AND (?8 IS NULL OR t.kind = ?8)
+  AND (?10 IS NULL OR EXISTS (SELECT 1 FROM persons p
+                              WHERE p.id = t.author_id AND p.instance_id = ?10))
+  AND (?11 IS NULL OR t.published >= ?11)
+  AND (?12 IS NULL OR t.published < ?12)
 ORDER BY relevance DESC, t.id
-LIMIT ? OFFSET ?";
+LIMIT ?13 OFFSET ?14";
 
+/// $1 is the query text, $2 and $3 shape the headline, $4 to $14 are the filters, $15 is
+/// any-word matching.
 const POSTGRES_SEARCH: &str = "
 WITH q AS (
-    SELECT CASE WHEN $2 THEN websearch_to_tsquery('english', $3)
+    SELECT CASE WHEN $15 THEN websearch_to_tsquery('english', $1)
                 ELSE plainto_tsquery('english', $1) END AS query
 ),
 hits AS (
     SELECT s.thread_id, NULL::BIGINT AS answer_id, ts_rank_cd(s.document, q.query)::float8 AS rank
     FROM thread_search s, q WHERE s.document @@ q.query
+      AND ($9::BIGINT IS NULL OR s.thread_id IN (SELECT id FROM threads WHERE author_id = $9))
     UNION ALL
     SELECT a.thread_id, a.id,
            ts_rank_cd(s.document, q.query)::float8 * (CASE WHEN a.accepted THEN 2.0 ELSE 1.0 END)
     FROM answer_search s JOIN answers a ON a.id = s.answer_id, q
     WHERE s.document @@ q.query AND NOT a.deleted AND NOT a.removed
+      AND ($9::BIGINT IS NULL OR a.author_id = $9)
 ),
 best AS (
     SELECT DISTINCT ON (thread_id) thread_id, answer_id, rank
@@ -196,7 +231,8 @@ best AS (
 page AS (
     SELECT t.id AS thread_id, best.answer_id,
            best.rank * (1.0 + (CASE WHEN t.accepted_answer_count > 0 THEN 0.5 ELSE 0.0 END)
-                            + LEAST(GREATEST(t.score, 0), 50) / 100.0) AS relevance
+                            + LEAST(GREATEST(t.score, 0), 50) / 100.0) AS relevance,
+           count(*) OVER () AS total
     FROM best
     JOIN threads t ON t.id = best.thread_id
     JOIN communities c ON c.id = t.community_id
@@ -206,12 +242,18 @@ page AS (
       AND ($6::BOOLEAN IS NULL OR (t.accepted_answer_count > 0) = $6)
       AND ($7::TEXT IS NULL OR EXISTS (SELECT 1 FROM thread_tags tt JOIN tags g ON g.id = tt.tag_id
                                        WHERE tt.thread_id = t.id AND g.name = $7))
+      AND ($8::TEXT IS NULL OR t.kind = $8)
+      AND ($10::BIGINT IS NULL OR EXISTS (SELECT 1 FROM persons p
+                                          WHERE p.id = t.author_id AND p.instance_id = $10))
+      AND ($11::TIMESTAMP IS NULL OR t.published >= $11)
+      AND ($12::TIMESTAMP IS NULL OR t.published < $12)
     ORDER BY relevance DESC, t.id
-    LIMIT $8 OFFSET $9
+    LIMIT $13 OFFSET $14
 )
 SELECT page.thread_id, page.answer_id, page.relevance::float8 AS relevance,
-       ts_headline('english', translate(coalesce(a.body, t.body), '<>', $11), q.query, $10)
-           AS snippet
+       ts_headline('english', translate(coalesce(a.body, t.body), '<>', $3), q.query, $2)
+           AS snippet,
+       page.total
 FROM page
 JOIN threads t ON t.id = page.thread_id
 LEFT JOIN answers a ON a.id = page.answer_id

@@ -3,12 +3,16 @@
 
 use std::collections::HashMap;
 
+use chrono::NaiveDateTime;
+
 use crate::db::Db;
 use crate::db::search::{self, GREATER_THAN, LESS_THAN, MATCH_END, MATCH_START, SearchFilter};
-use crate::db::thread;
+use crate::db::types::ThreadKind;
+use crate::db::{instance, thread};
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Session;
 use crate::service::communities::resolve;
+use crate::service::people::person_by_handle;
 use crate::service::threads::{ThreadDetails, checked_tag, details, page_limit};
 use crate::settings::Settings;
 
@@ -24,6 +28,18 @@ pub struct SearchRequest<'a> {
     pub community: Option<&'a str>,
     pub tag: Option<&'a str>,
     pub solved: Option<bool>,
+    /// `question` or `discussion`.
+    pub kind: Option<&'a str>,
+    /// A person's handle (`name`, `name@domain`, an optional leading `@`): only their
+    /// threads and answers.
+    pub author: Option<&'a str>,
+    /// A domain: only threads from that instance.
+    pub instance: Option<&'a str>,
+    /// Published on or after: a date (`2026-11-01`, from its start, UTC) or an RFC 3339
+    /// time.
+    pub since: Option<&'a str>,
+    /// Published on or before: a date (to its end, UTC) or an RFC 3339 time.
+    pub until: Option<&'a str>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
@@ -44,6 +60,8 @@ pub struct SearchPage {
     pub results: Vec<SearchResult>,
     /// `offset` of the next page, when there is one.
     pub next_offset: Option<i64>,
+    /// How many threads match in all.
+    pub total: i64,
 }
 
 /// Threads matching every word of `q`, most relevant first. Anonymous viewers do not see
@@ -69,30 +87,125 @@ pub async fn search(
         ));
     }
     let tag = request.tag.map(checked_tag).transpose()?;
+    let kind = request.kind.map(checked_kind).transpose()?;
+    let published_since = request
+        .since
+        .map(|raw| time_bound(raw, "since"))
+        .transpose()?;
+    let published_before = request
+        .until
+        .map(|raw| time_bound(raw, "until"))
+        .transpose()?;
+    let published_before = match (request.until, published_before) {
+        // A date means through its end; a time, up to and including it.
+        (Some(raw), Some(at)) if is_date(raw) => Some(at + chrono::Duration::days(1)),
+        (_, at) => at.map(|at| at + chrono::Duration::microseconds(1)),
+    };
+    if let (Some(since), Some(before)) = (published_since, published_before)
+        && since >= before
+    {
+        return Err(AppError::bad_request(
+            "invalid_date_range",
+            "`since` must be before `until`",
+        ));
+    }
     let terms = search::query_terms(request.q);
     crate::with_conn!(db, |conn| {
         let community_id = match request.community {
             Some(handle) => Some(resolve(&mut conn, settings, viewer, handle).await?.id),
             None => None,
         };
-        let filter = SearchFilter {
+        let author_id = match request.author {
+            Some(handle) => Some(person_by_handle(&mut conn, settings, handle).await?.id),
+            None => None,
+        };
+        let instance_id = match request.instance {
+            Some(domain) => Some(instance_by_domain(&mut conn, domain).await?),
+            None => None,
+        };
+        let mut filter = SearchFilter {
             include_internal: viewer.is_some(),
             community_id,
             tag,
             solved: request.solved,
+            kind,
+            author_id,
+            instance_id,
+            published_since,
+            published_before,
             match_any: false,
             limit: limit + 1,
             offset,
         };
         let mut hits = search::search(&mut conn, &terms, &filter).await?;
+        let total = match hits.first() {
+            Some(hit) => hit.total,
+            // Past the last page the count comes with no row; ask for the first one.
+            None if offset > 0 => {
+                filter.offset = 0;
+                filter.limit = 1;
+                search::search(&mut conn, &terms, &filter)
+                    .await?
+                    .first()
+                    .map_or(0, |hit| hit.total)
+            }
+            None => 0,
+        };
         let next_offset = (hits.len() as i64 > limit).then_some(offset + limit);
         hits.truncate(limit as usize);
         let results = with_details(&mut conn, viewer, hits).await?;
         Ok::<_, AppError>(SearchPage {
             results,
             next_offset,
+            total,
         })
     })
+}
+
+fn checked_kind(raw: &str) -> AppResult<ThreadKind> {
+    raw.trim().parse::<ThreadKind>().map_err(|_| {
+        AppError::bad_request(
+            "invalid_kind",
+            format!("kind must be `question` or `discussion`, not `{raw}`"),
+        )
+    })
+}
+
+fn is_date(raw: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").is_ok()
+}
+
+/// A date (its start, UTC) or an RFC 3339 time, as the UTC time the database compares.
+fn time_bound(raw: &str, name: &str) -> AppResult<NaiveDateTime> {
+    let raw = raw.trim();
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN));
+    }
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|at| at.naive_utc())
+        .map_err(|_| {
+            AppError::bad_request(
+                "invalid_date",
+                format!(
+                    "`{name}` must be a date like 2026-11-01 or an RFC 3339 time like \
+                     2026-11-01T12:00:00Z, not `{raw}`"
+                ),
+            )
+        })
+}
+
+/// The id of the instance at `domain` (`host` or `host:port`); 404 when it is unknown.
+async fn instance_by_domain(conn: &mut crate::db::DbConn<'_>, domain: &str) -> AppResult<i64> {
+    let normalized = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    instance::read_by_domain(conn, &normalized)
+        .await?
+        .map(|i| i.id)
+        .ok_or_else(|| {
+            AppError::not_found(
+                "instance_not_found",
+                format!("no instance `{domain}` is known here"),
+            )
+        })
 }
 
 /// Threads of the community named `community_handle` like `title` (any of its words),
@@ -364,6 +477,81 @@ mod tests {
                 (refused.status.as_u16(), refused.code()),
                 (400, "query_too_long")
             );
+        })
+        .await;
+    }
+
+    /// Filters by kind, author (their threads and their answers), origin instance and
+    /// publication date; the total counts every page; bad filters get named errors.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn search_filters_by_kind_author_instance_and_date() {
+        for_each_backend(async |db| {
+            let api = TestApi::new(db, test_settings()).await;
+            api.create_user("ann", AccountRole::Member).await;
+            api.create_user("bob", AccountRole::Member).await;
+            let ann = api.login("ann").await;
+            let bob = api.login("bob").await;
+            api.call("POST", "/api/v1/communities", Some(&ann), Some(json!({"name": "rust", "title": "Rust", "kind": "qa"}))).await;
+            let question = api
+                .call("POST", "/api/v1/communities/rust/threads", Some(&ann), Some(json!({"title": "Lifetime of a borrow", "body": "Why?", "kind": "question"}))).await;
+            let question_id = question.body["id"].as_i64().expect("id");
+            let discussion = api
+                .call("POST", "/api/v1/communities/rust/threads", Some(&bob), Some(json!({"title": "Lifetime elision rules", "body": "Let us talk.", "kind": "discussion"}))).await;
+            let discussion_id = discussion.body["id"].as_i64().expect("id");
+            let other = api
+                .call("POST", "/api/v1/communities/rust/threads", Some(&ann), Some(json!({"title": "Traits", "body": "Objects.", "kind": "question"}))).await;
+            let other_id = other.body["id"].as_i64().expect("id");
+            // Bob's answer under ann's other question mentions the word; ann's own text there
+            // does not.
+            api.call("POST", &format!("/api/v1/threads/{other_id}/answers"), Some(&bob), Some(json!({"body": "A lifetime bound on the trait object."}))).await;
+
+            let found = async |query: &str| -> (Vec<i64>, i64) {
+                let response = api.call("GET", &format!("/api/v1/search?q=lifetime{query}"), None, None).await;
+                assert_eq!(response.status, 200, "{query}: {}", response.body);
+                let mut ids: Vec<i64> = response.body["results"]
+                    .as_array()
+                    .expect("results")
+                    .iter()
+                    .map(|r| r["thread"]["id"].as_i64().expect("id"))
+                    .collect();
+                ids.sort();
+                (ids, response.body["total"].as_i64().expect("total"))
+            };
+            let all = vec![question_id, discussion_id, other_id];
+            assert_eq!(found("").await, (all.clone(), 3));
+            assert_eq!(found("&kind=discussion").await, (vec![discussion_id], 1));
+            assert_eq!(found("&kind=question").await, (vec![question_id, other_id], 2));
+            // Bob wrote the discussion and the answer under "Traits"; ann only her question.
+            assert_eq!(found("&author=bob").await, (vec![discussion_id, other_id], 2));
+            assert_eq!(found("&author=%40ann").await, (vec![question_id], 1));
+            let here = crate::testing::TEST_DOMAIN;
+            assert_eq!(found(&format!("&instance={here}")).await, (all.clone(), 3));
+            assert_eq!(found(&format!("&author=ann%40{here}")).await, (vec![question_id], 1));
+            let today = chrono::Utc::now().date_naive();
+            let tomorrow = today + chrono::Duration::days(1);
+            let yesterday = today - chrono::Duration::days(1);
+            assert_eq!(found(&format!("&since={today}&until={today}")).await, (all.clone(), 3));
+            assert_eq!(found(&format!("&since={tomorrow}")).await, (vec![], 0));
+            assert_eq!(found(&format!("&until={yesterday}")).await, (vec![], 0));
+            assert_eq!(found(&format!("&since={yesterday}T00:00:00Z")).await.1, 3);
+            // The total holds on every page, and past the last one.
+            let first = api.call("GET", "/api/v1/search?q=lifetime&limit=1", None, None).await;
+            assert_eq!((first.body["total"].as_i64(), first.body["next_offset"].as_i64()), (Some(3), Some(1)));
+            let past = api.call("GET", "/api/v1/search?q=lifetime&offset=10", None, None).await;
+            assert_eq!(past.body["results"].as_array().map(Vec::len), Some(0));
+            assert_eq!(past.body["total"], 3);
+
+            for (query, status, code) in [
+                ("&kind=poll", 400, "invalid_kind"),
+                ("&since=2026-13-01", 400, "invalid_date"),
+                ("&until=yesterday", 400, "invalid_date"),
+                (&*format!("&since={tomorrow}&until={yesterday}"), 400, "invalid_date_range"),
+                ("&author=nobody", 404, "person_not_found"),
+                ("&instance=unknown.example", 404, "instance_not_found"),
+            ] {
+                let refused = api.call("GET", &format!("/api/v1/search?q=lifetime{query}"), None, None).await;
+                assert_eq!((refused.status.as_u16(), refused.code()), (status, code), "{query}: {}", refused.body);
+            }
         })
         .await;
     }
