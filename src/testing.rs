@@ -302,6 +302,13 @@ impl TestApi {
         .id
     }
 
+    /// Makes an active member called `name` and signs them in: the bearer token.
+    pub async fn signed_in_member(&self, name: &str) -> String {
+        self.create_user(name, crate::db::types::AccountRole::Member)
+            .await;
+        self.login(name).await
+    }
+
     /// Signs in with [`TEST_PASSWORD`] and returns the bearer token.
     pub async fn login(&self, name: &str) -> String {
         let response = self

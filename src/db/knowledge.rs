@@ -65,6 +65,15 @@ macro_rules! scoped_threads {
     }};
 }
 
+/// Accepted answers that are neither deleted nor removed.
+#[diesel::dsl::auto_type]
+fn live_accepted() -> _ {
+    answers::accepted
+        .eq(true)
+        .and(answers::deleted.eq(false))
+        .and(answers::removed.eq(false))
+}
+
 /// Solved questions and discussions (an accepted answer), `limit` from `offset`.
 pub async fn solved_threads(
     conn: &mut DbConn<'_>,
@@ -119,9 +128,7 @@ pub async fn accepted_answers(
     on_conn!(conn, |c| {
         answers::table
             .filter(answers::thread_id.eq_any(thread_ids))
-            .filter(answers::accepted.eq(true))
-            .filter(answers::deleted.eq(false))
-            .filter(answers::removed.eq(false))
+            .filter(live_accepted())
             .order_by((
                 answers::thread_id.asc(),
                 answers::accepted_at.asc(),
@@ -142,9 +149,7 @@ pub async fn experts(
     on_conn!(conn, |c| {
         let in_scope = scoped_threads!(scope).select(threads::id);
         answers::table
-            .filter(answers::accepted.eq(true))
-            .filter(answers::deleted.eq(false))
-            .filter(answers::removed.eq(false))
+            .filter(live_accepted())
             .filter(answers::thread_id.eq_any(in_scope))
             .group_by(answers::author_id)
             .select((answers::author_id, diesel::dsl::count_star()))
@@ -170,9 +175,7 @@ pub async fn expertise(
             .inner_join(thread_tags::table.on(thread_tags::thread_id.eq(answers::thread_id)))
             .inner_join(tags::table.on(tags::id.eq(thread_tags::tag_id)))
             .filter(answers::author_id.eq(person_id))
-            .filter(answers::accepted.eq(true))
-            .filter(answers::deleted.eq(false))
-            .filter(answers::removed.eq(false))
+            .filter(live_accepted())
             .filter(answers::thread_id.eq_any(in_scope))
             .group_by(tags::name)
             .select((tags::name, diesel::dsl::count_star()))

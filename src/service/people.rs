@@ -100,7 +100,6 @@ pub async fn profile(
 
 #[cfg(test)]
 mod tests {
-    use crate::db::types::AccountRole;
     use crate::testing::{TestApi, for_each_backend, test_settings};
     use serde_json::json;
 
@@ -111,10 +110,8 @@ mod tests {
     async fn profiles_show_expertise_that_matches_the_experts_per_tag() {
         for_each_backend(async |db| {
             let api = TestApi::new(db, test_settings()).await;
-            api.create_user("ann", AccountRole::Member).await;
-            api.create_user("bob", AccountRole::Member).await;
-            let ann = api.login("ann").await;
-            let bob = api.login("bob").await;
+            let ann = api.signed_in_member("ann").await;
+            let bob = api.signed_in_member("bob").await;
             for (name, visibility) in [("rust", "public"), ("staff", "internal")] {
                 let made = api
                     .call("POST", "/api/v1/communities", Some(&ann), Some(json!({"name": name, "title": name, "kind": "qa", "visibility": visibility})))

@@ -300,7 +300,6 @@ pub fn snippet_html(snippet: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::types::AccountRole;
     use crate::testing::{TestApi, for_each_backend, test_settings};
     use serde_json::json;
 
@@ -319,10 +318,8 @@ mod tests {
     async fn search_finds_threads_by_answers_and_filters_them() {
         for_each_backend(async |db| {
             let api = TestApi::new(db, test_settings()).await;
-            api.create_user("ann", AccountRole::Member).await;
-            api.create_user("bob", AccountRole::Member).await;
-            let ann = api.login("ann").await;
-            let bob = api.login("bob").await;
+            let ann = api.signed_in_member("ann").await;
+            let bob = api.signed_in_member("bob").await;
             let created = api
                 .call("POST", "/api/v1/communities", Some(&ann), Some(json!({"name": "rust", "title": "Rust", "kind": "qa"}))).await;
             assert_eq!(created.status, 201, "{}", created.body);
@@ -487,10 +484,8 @@ mod tests {
     async fn search_filters_by_kind_author_instance_and_date() {
         for_each_backend(async |db| {
             let api = TestApi::new(db, test_settings()).await;
-            api.create_user("ann", AccountRole::Member).await;
-            api.create_user("bob", AccountRole::Member).await;
-            let ann = api.login("ann").await;
-            let bob = api.login("bob").await;
+            let ann = api.signed_in_member("ann").await;
+            let bob = api.signed_in_member("bob").await;
             api.call("POST", "/api/v1/communities", Some(&ann), Some(json!({"name": "rust", "title": "Rust", "kind": "qa"}))).await;
             let question = api
                 .call("POST", "/api/v1/communities/rust/threads", Some(&ann), Some(json!({"title": "Lifetime of a borrow", "body": "Why?", "kind": "question"}))).await;
