@@ -1,6 +1,7 @@
 //! Harness for end-to-end tests: start real Lyceum servers on loopback, each with its own
 //! database, and drive them only through HTTP.
 
+pub mod browser;
 pub mod peers;
 
 use std::net::SocketAddr;
@@ -15,6 +16,16 @@ use lyceum::testing::{TestDatabase, postgres_test_url};
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Backend {
+    /// Lower-case name, for file names and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
 }
 
 /// The backends this run covers: SQLite always, PostgreSQL when `LYCEUM_TEST_DATABASE_URL`
