@@ -294,7 +294,7 @@ pub struct Browser {
 
 impl Browser {
     /// Starts chromedriver and a Chromium session at 1280 px wide. `test` names the folder
-    /// the screenshots go to. `None` when chromedriver or Chromium is not installed outside
+    /// the screenshots go to (emptied first). `None` when chromedriver or Chromium is not installed outside
     /// CI (the test then skips its browser part, with a message); in CI that fails. Waits
     /// while another test of the same binary has its browser open.
     pub async fn start(test: &str) -> Option<Browser> {
@@ -314,6 +314,13 @@ impl Browser {
         };
         let axe = axe_source();
         let turn = ONE_AT_A_TIME.lock().await;
+        // The folder then holds this run's pictures only.
+        let shots = screenshot_root().join(test);
+        if let Err(e) = std::fs::remove_dir_all(&shots)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            panic!("cannot clear {}: {e}", shots.display());
+        }
         let profile = tempfile::tempdir().expect("a browser profile folder");
         let driver = Driver::start(&chromedriver, profile.path()).await;
         let user_data = profile.path().join("chromium");
