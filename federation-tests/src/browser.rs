@@ -679,19 +679,31 @@ impl Browser {
         panic!("the viewport does not become {width} px wide (window {window} px)");
     }
 
+    /// Sends a Chrome DevTools Protocol command (`Domain.method`) to the page and returns
+    /// its result, for what WebDriver cannot do.
+    pub async fn devtools(&self, method: &'static str, params: Value) -> Value {
+        self.client
+            .issue_cmd(DevTools { method, params })
+            .await
+            .unwrap_or_else(|e| panic!("DevTools {method} failed: {e}"))
+    }
+
+    /// Makes the page see `prefers-color-scheme: scheme` (`light` or `dark`), to check and
+    /// picture both themes.
+    pub async fn prefer_color_scheme(&self, scheme: &str) {
+        self.devtools(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+        )
+        .await;
+    }
+
     /// Saves a PNG of the whole page (not only the viewport) at the current width as
     /// `<target>/browser-screenshots/<test>/<name>-<width>.png`, prints its path and
     /// returns it.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         // The size of the laid-out document, as Puppeteer's full-page screenshots take it.
-        let metrics = self
-            .client
-            .issue_cmd(DevTools {
-                method: "Page.getLayoutMetrics",
-                params: json!({}),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("Page.getLayoutMetrics failed: {e}"));
+        let metrics = self.devtools("Page.getLayoutMetrics", json!({})).await;
         let size = &metrics["cssContentSize"];
         // Never narrower than the viewport; wider when the page overflows it, which the
         // picture then shows.
@@ -702,17 +714,15 @@ impl Browser {
             .ceil();
         let height = size["height"].as_f64().unwrap_or(900.0).ceil();
         let shot = self
-            .client
-            .issue_cmd(DevTools {
-                method: "Page.captureScreenshot",
-                params: json!({
+            .devtools(
+                "Page.captureScreenshot",
+                json!({
                     "format": "png",
                     "captureBeyondViewport": true,
                     "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
                 }),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("Page.captureScreenshot failed: {e}"));
+            )
+            .await;
         let data = shot["data"].as_str().expect("screenshot data");
         let png = base64::engine::general_purpose::STANDARD
             .decode(data)

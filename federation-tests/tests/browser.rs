@@ -80,8 +80,8 @@ async fn community_and_thread_pages_render_accessibly() {
 }
 
 /// The harness itself, on a page made for it: filling by label and id, clicking by text and
-/// waiting for text work; axe-core reports critical violations where they are; a
-/// screenshot covers the whole page, not only the viewport.
+/// waiting for text work; axe-core reports critical violations where they are; the dark
+/// colour scheme can be asked for; a screenshot covers the whole page, not only the viewport.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_harness_finds_fills_and_reports() {
     let Some(mut browser) = Browser::start("harness").await else {
@@ -90,7 +90,9 @@ async fn the_browser_harness_finds_fills_and_reports() {
     // No server needed: the page is its own URL. A picture without alt text and a field
     // without a label are critical for axe-core; the tall block makes the page longer than
     // any viewport.
-    let page = r#"<!doctype html><html lang="en"><head><title>Harness</title></head><body>
+    let page = r#"<!doctype html><html lang="en"><head><title>Harness</title>
+        <style>@media (prefers-color-scheme: dark) { body { background: rgb(0, 0, 0) } }</style>
+        </head><body>
         <main><h1>Harness</h1>
         <form onsubmit="event.preventDefault();
             document.getElementById('said').textContent =
@@ -127,6 +129,22 @@ async fn the_browser_harness_finds_fills_and_reports() {
             assert!(!found.targets.is_empty(), "{rule} names its elements");
         }
     }
+
+    let background = "return getComputedStyle(document.body).backgroundColor;";
+    browser.prefer_color_scheme("dark").await;
+    let dark = browser.client().execute(background, vec![]).await;
+    assert_eq!(
+        dark.expect("a colour"),
+        "rgb(0, 0, 0)",
+        "the dark theme applies"
+    );
+    browser.prefer_color_scheme("light").await;
+    let light = browser.client().execute(background, vec![]).await;
+    assert_ne!(
+        light.expect("a colour"),
+        "rgb(0, 0, 0)",
+        "the light theme is back"
+    );
 
     browser.set_width(375).await;
     let shot = browser.screenshot("tall").await;
