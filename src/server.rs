@@ -28,11 +28,13 @@ pub async fn app(ctx: AppContext) -> anyhow::Result<Router> {
 /// request passes.
 pub fn router(ctx: AppContext, federation: FederationConfig<AppContext>) -> Router {
     let settings = ctx.settings.clone();
-    let (api, _openapi) = crate::api::router(&ctx);
+    let auth_limit = crate::api::rate_limit::auth_limit(&settings);
+    let (api, _openapi) = crate::api::router(&ctx, auth_limit.clone());
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api)
         .merge(crate::federation::http::routes(&ctx))
+        .merge(crate::web::routes(&ctx, auth_limit))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(ctx)
@@ -87,8 +89,16 @@ async fn healthz(State(ctx): State<AppContext>) -> axum::response::Response {
     }
 }
 
-async fn not_found() -> AppError {
-    AppError::not_found("not_found", "nothing here")
+/// A page for browsers, the JSON error for everything else.
+async fn not_found(
+    State(ctx): State<AppContext>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    if crate::web::wants_html(&headers) {
+        return crate::web::not_found_page(&ctx, &headers, &uri).await;
+    }
+    AppError::not_found("not_found", "nothing here").into_response()
 }
 
 async fn method_not_allowed() -> AppError {

@@ -91,24 +91,34 @@ impl FromRequestParts<AppContext> for MaybeAuth {
     }
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+/// The session cookie's value, if the request carries a non-empty one.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE)
+}
+
+/// The value of the cookie `name`, if the request carries a non-empty one.
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE)
+        .find(|c| c.name() == name)
         .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares secrets without revealing through timing how much of them matched.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `Set-Cookie` for a new session (or, with `None`, one that removes it).
-fn session_set_cookie(ctx: &AppContext, session: Option<(&str, i64)>) -> Option<HeaderValue> {
+pub(crate) fn session_set_cookie(
+    ctx: &AppContext,
+    session: Option<(&str, i64)>,
+) -> Option<HeaderValue> {
     let secure = ctx.public_url().starts_with("https://");
     let (value, max_age) = match session {
         Some((secret, max_age)) => (secret.to_owned(), cookie::time::Duration::seconds(max_age)),

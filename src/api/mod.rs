@@ -7,7 +7,7 @@ pub mod auth;
 pub mod communities;
 pub mod knowledge;
 pub mod people;
-mod rate_limit;
+pub(crate) mod rate_limit;
 pub mod resolve;
 pub mod search;
 pub mod threads;
@@ -65,9 +65,12 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The `/api/v1` routes, and the OpenAPI document describing them.
-pub fn router(ctx: &AppContext) -> (Router<AppContext>, utoipa::openapi::OpenApi) {
-    let limited = rate_limit::auth_limit(&ctx.settings);
+/// The `/api/v1` routes, and the OpenAPI document describing them. `limited` guards the
+/// routes that take passwords; the web pages share it, so one budget covers both doors.
+pub fn router(
+    ctx: &AppContext,
+    limited: rate_limit::AuthLimitLayer,
+) -> (Router<AppContext>, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts::limited_routes().layer(limited.clone()))
         .merge(auth::limited_routes().layer(limited))

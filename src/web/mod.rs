@@ -1,143 +1,134 @@
-//! Server-rendered pages for the object URLs (`/c/`, `/u/`, `/t/`, `/r/`) when a browser,
-//! not a server, asks. Plain, escaped HTML; the full web interface builds on these routes.
+//! The server-rendered web interface: pages in a shared layout (askama templates in
+//! `templates/`), forms that post back with a CSRF token, and embedded static assets.
+//!
+//! Handlers are thin like the API's: read the viewer ([`page::Web`]), call a service,
+//! render. The object URLs (`/c/`, `/u/`, `/t/`, `/r/`) are routed by the federation
+//! module, which hands browsers to the `*_page` functions here.
 
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+mod ask;
+pub mod assets;
+mod auth;
+mod community;
+mod home;
+pub mod page;
+mod person;
+#[cfg(test)]
+mod tests;
+mod thread;
+pub mod views;
 
+use axum::Router;
+use axum::extract::Query;
+use axum::http::{HeaderMap, Method, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::api::rate_limit::AuthLimitLayer;
 use crate::context::AppContext;
-use crate::error::{AppError, AppResult};
-use crate::service::{communities, threads};
+use crate::error::AppError;
+use page::{Web, WebResult, app_error_page};
 
-/// Escapes text for HTML element content and quoted attribute values.
-fn text(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-fn page(title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{} · Lyceum</title>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n",
-        text(title)
-    );
-    let mut response = Html(html).into_response();
-    response
-        .headers_mut()
-        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
-    response
-}
-
-pub async fn community_page(ctx: &AppContext, name: &str) -> AppResult<Response> {
-    let found = communities::get(&ctx.db, &ctx.settings, None, name).await?;
-    let c = &found.community;
-    let body = format!(
-        "<h1>{}</h1>\n<p>!{}@{} · {} members · {} threads</p>\n<section>{}</section>",
-        text(&c.title),
-        text(&c.name),
-        text(&ctx.settings.domain),
-        found.member_count,
-        found.thread_count,
-        c.description_html.as_deref().unwrap_or_default()
-    );
-    Ok(page(&c.title, &body))
-}
-
-pub async fn person_page(ctx: &AppContext, name: &str) -> AppResult<Response> {
-    let found = crate::with_conn!(&ctx.db, |conn| crate::db::person::read_local_by_name(
-        &mut conn,
-        &name.to_ascii_lowercase()
-    )
-    .await
-    .map_err(AppError::from))?
-    .ok_or_else(|| AppError::not_found("not_found", "no person here"))?;
-    if found.deleted {
-        return Ok((
-            StatusCode::GONE,
-            page("Deleted user", "<h1>Deleted user</h1>"),
+/// The page routes (the object URLs are added by `federation::http`).
+pub fn routes(ctx: &AppContext, auth_limit: AuthLimitLayer) -> Router<AppContext> {
+    Router::new()
+        .route("/", get(home::home))
+        .route(
+            "/login",
+            get(auth::login_form)
+                .post(auth::login)
+                .layer(auth_limit.clone()),
         )
-            .into_response());
-    }
-    let shown = found.display_name.as_deref().unwrap_or(&found.name);
-    let body = format!(
-        "<h1>{}</h1>\n<p>@{}@{}</p>\n<section>{}</section>",
-        text(shown),
-        text(&found.name),
-        text(&ctx.settings.domain),
-        found.bio_html.as_deref().unwrap_or_default()
-    );
-    Ok(page(shown, &body))
+        .route("/logout", post(auth::logout))
+        .route(
+            "/signup",
+            get(auth::signup_form).post(auth::signup).layer(auth_limit),
+        )
+        .route("/ask", get(ask::form).post(ask::submit))
+        .route(
+            "/communities/new",
+            get(community::new_form).post(community::create),
+        )
+        .route("/c/{name}/join", post(community::join))
+        .route("/c/{name}/leave", post(community::leave))
+        .route("/t/{id}/answers", post(thread::answer))
+        .route("/t/{id}/vote", post(thread::vote_thread))
+        .route("/r/{id}/vote", post(thread::vote_answer))
+        .route("/r/{id}/accept", post(thread::accept))
+        .route("/r/{id}/unaccept", post(thread::unaccept))
+        .route("/static/{file}", get(assets::serve))
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            page::error_pages,
+        ))
 }
 
-pub async fn thread_page(ctx: &AppContext, id: i64) -> AppResult<Response> {
-    let (thread, answers) = threads::get_thread(&ctx.db, None, id).await?;
-    let t = &thread.thread;
-    let mut body = format!(
-        "<article>\n<h1>{}</h1>\n<p>{} · in {} · {} answers{}</p>\n<div>{}</div>\n</article>\n",
-        text(&t.title),
-        text(&thread.author_handle),
-        text(&thread.community_handle),
-        t.answer_count,
-        if thread.accepted_answer_ids.is_empty() {
-            ""
-        } else {
-            " · solved"
-        },
-        t.body_html
-    );
-    fn render(nodes: &[threads::AnswerNode], out: &mut String) {
-        out.push_str("<ol>\n");
-        for node in nodes {
-            let a = &node.answer;
-            out.push_str(&format!(
-                "<li id=\"r{}\"><p>{}{}</p>{}",
-                a.id,
-                text(&node.author_handle),
-                if a.accepted {
-                    " · accepted answer"
-                } else {
-                    ""
-                },
-                if a.deleted {
-                    "<p><em>deleted</em></p>"
-                } else {
-                    &a.body_html
-                }
-            ));
-            if !node.children.is_empty() {
-                render(&node.children, out);
-            }
-            out.push_str("</li>\n");
-        }
-        out.push_str("</ol>\n");
+/// True when the client prefers a page: browsers list `text/html` in `Accept`.
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/html"))
+}
+
+/// Runs a page outside the page router (the object URLs), rendering its error as a page.
+async fn object_page<F>(ctx: &AppContext, headers: &HeaderMap, uri: &Uri, page: F) -> Response
+where
+    F: AsyncFnOnce(&Web) -> WebResult,
+{
+    let result = match Web::from_headers(ctx, headers, uri).await {
+        Ok(web) => page(&web).await,
+        Err(err) => Err(err.into()),
+    };
+    match result {
+        Ok(response) => response,
+        Err(err) => app_error_page(ctx, headers, &Method::GET, uri, err.0).await,
     }
-    if !answers.is_empty() {
-        render(&answers, &mut body);
-    }
-    Ok(page(&t.title, &body))
+}
+
+/// `/c/{name}` or `/c/{name}@{domain}` for a browser.
+pub async fn community_page(
+    ctx: &AppContext,
+    headers: &HeaderMap,
+    uri: &Uri,
+    handle: &str,
+) -> Response {
+    object_page(ctx, headers, uri, async |web| {
+        let Query(query) = Query::try_from_uri(uri).map_err(|_| {
+            AppError::bad_request("invalid_query", "the address has a malformed query")
+        })?;
+        community::page(web, handle, query).await
+    })
+    .await
+}
+
+/// `/u/{name}` for a browser.
+pub async fn person_page(ctx: &AppContext, headers: &HeaderMap, uri: &Uri, name: &str) -> Response {
+    object_page(ctx, headers, uri, async |web| person::page(web, name).await).await
+}
+
+/// `/t/{id}` for a browser.
+pub async fn thread_page(ctx: &AppContext, headers: &HeaderMap, uri: &Uri, id: i64) -> Response {
+    object_page(ctx, headers, uri, async |web| thread::page(web, id).await).await
 }
 
 /// An answer's page is its place in the thread.
-pub async fn answer_page(ctx: &AppContext, id: i64) -> AppResult<Response> {
-    let node = threads::get_answer(&ctx.db, None, id).await?;
-    Ok(Redirect::to(&format!("/t/{}#r{}", node.answer.thread_id, id)).into_response())
+pub async fn answer_page(ctx: &AppContext, headers: &HeaderMap, uri: &Uri, id: i64) -> Response {
+    object_page(ctx, headers, uri, async |web| {
+        let node = crate::service::threads::get_answer(&web.ctx.db, web.viewer(), id).await?;
+        Ok(Redirect::to(&format!("/t/{}#r{}", node.answer.thread_id, id)).into_response())
+    })
+    .await
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn text_is_escaped() {
-        assert_eq!(
-            super::text("<script>\"x\" & 'y'</script> ok"),
-            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt; ok"
-        );
-    }
+/// The 404 page for a path nothing answers, when a browser asked.
+pub async fn not_found_page(ctx: &AppContext, headers: &HeaderMap, uri: &Uri) -> Response {
+    app_error_page(
+        ctx,
+        headers,
+        &Method::GET,
+        uri,
+        AppError::not_found("not_found", "nothing here"),
+    )
+    .await
 }

@@ -1,0 +1,779 @@
+//! Router-level tests of the pages: a small cookie-keeping browser drives the forms on
+//! both backends.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::json;
+
+use crate::db::types::AccountRole;
+use crate::settings::RegistrationMode;
+use crate::testing::{
+    TEST_PASSWORD, TestApi, TestResponse, execute_sql, for_each_backend, test_settings,
+};
+
+const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+/// Keeps cookies like a browser and reads the CSRF token from the last page it saw.
+struct Browser<'a> {
+    api: &'a TestApi,
+    cookies: HashMap<String, String>,
+    csrf: String,
+}
+
+impl<'a> Browser<'a> {
+    fn new(api: &'a TestApi) -> Self {
+        Browser {
+            api,
+            cookies: HashMap::new(),
+            csrf: String::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, response: &TestResponse) {
+        for value in response.headers.get_all("set-cookie") {
+            let cookie =
+                cookie::Cookie::parse(value.to_str().expect("ascii").to_owned()).expect("cookie");
+            if cookie.value().is_empty() || cookie.max_age() == Some(cookie::time::Duration::ZERO) {
+                self.cookies.remove(cookie.name());
+            } else {
+                self.cookies
+                    .insert(cookie.name().to_owned(), cookie.value().to_owned());
+            }
+        }
+        if let Some(html) = response.body.as_str()
+            && let Some(token) = hidden_value(html, "csrf_token")
+        {
+            self.csrf = token;
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> TestResponse {
+        let request = Request::get(path)
+            .header("accept", HTML)
+            .header("cookie", self.cookie_header())
+            .body(Body::empty())
+            .expect("request");
+        let response = self.api.send(request).await;
+        self.keep(&response);
+        response
+    }
+
+    /// Posts a form as a page would, with the CSRF token of the last page seen.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let csrf = self.csrf.clone();
+        let mut all = vec![("csrf_token", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// Posts exactly `fields`.
+    async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let body = serde_urlencoded::to_string(fields).expect("form");
+        let request = Request::post(path)
+            .header("accept", HTML)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", self.cookie_header())
+            .body(Body::from(body))
+            .expect("request");
+        let response = self.api.send(request).await;
+        self.keep(&response);
+        response
+    }
+
+    async fn sign_in(&mut self, name: &str) {
+        self.get("/login").await;
+        let response = self
+            .post("/login", &[("username", name), ("password", TEST_PASSWORD)])
+            .await;
+        assert_eq!(response.status, 303, "sign in {name}: {}", text(&response));
+        // The next page carries the session's CSRF token.
+        self.get("/").await;
+    }
+}
+
+fn text(response: &TestResponse) -> &str {
+    response.body.as_str().unwrap_or_default()
+}
+
+fn location(response: &TestResponse) -> &str {
+    response.headers["location"].to_str().expect("ascii")
+}
+
+/// The `value` of the first input named `name`.
+fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// alice (who made `rust` and asked a tagged question) and bob, who answered it.
+async fn forum(api: &TestApi) -> (i64, i64) {
+    api.create_user("alice", AccountRole::Member).await;
+    api.create_user("bob", AccountRole::Member).await;
+    let alice = api.login("alice").await;
+    let bob = api.login("bob").await;
+    let created = api
+        .call(
+            "POST",
+            "/api/v1/communities",
+            Some(&alice),
+            Some(json!({
+                "name": "rust", "title": "Rust help", "kind": "qa",
+                "description": "Ask **here**.", "rules": "Be kind."
+            })),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let thread = api
+        .call(
+            "POST",
+            "/api/v1/communities/rust/threads",
+            Some(&alice),
+            Some(json!({"title": "How do I share a pool?", "body": "With *axum*.", "tags": ["axum", "databases"]})),
+        )
+        .await;
+    let thread = thread.body["id"].as_i64().expect("thread");
+    let answer = api
+        .call(
+            "POST",
+            &format!("/api/v1/threads/{thread}/answers"),
+            Some(&bob),
+            Some(json!({"body": "Use `Arc`."})),
+        )
+        .await;
+    (thread, answer.body["id"].as_i64().expect("answer"))
+}
+
+fn assert_layout(html: &str) {
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    assert!(html.contains("<html lang=\"en\">"));
+    assert!(html.contains("href=\"#main\""), "skip link");
+    assert!(html.contains("<main id=\"main\""));
+    assert!(html.contains("<footer"));
+    assert!(html.contains("/static/app."), "stylesheet link");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_in_the_layout() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        let (thread, answer) = forum(&api).await;
+        let mut anonymous = Browser::new(&api);
+        for (path, expected) in [
+            (
+                "/".to_owned(),
+                vec!["Rust help", "Communities", "Recently solved"],
+            ),
+            (
+                "/c/rust".to_owned(),
+                vec![
+                    "Rust help",
+                    "How do I share a pool?",
+                    "Moderators",
+                    "alice",
+                    "Be kind.",
+                    "<strong>here</strong>",
+                    "Local",
+                ],
+            ),
+            (
+                format!("/t/{thread}"),
+                vec![
+                    "How do I share a pool?",
+                    "<em>axum</em>",
+                    "<code>Arc</code>",
+                    "databases",
+                    "Sign in to answer",
+                ],
+            ),
+            (
+                "/u/alice".to_owned(),
+                vec!["alice", "@alice@localhost:8541"],
+            ),
+            (
+                "/login".to_owned(),
+                vec!["<label for=\"username\">", "<label for=\"password\">"],
+            ),
+            (
+                "/signup".to_owned(),
+                vec!["<label for=\"username\">", "Sign up"],
+            ),
+        ] {
+            let page = anonymous.get(&path).await;
+            assert_eq!(page.status, 200, "{path}: {}", text(&page));
+            assert!(
+                page.headers["content-type"]
+                    .to_str()
+                    .expect("ascii")
+                    .starts_with("text/html"),
+                "{path}"
+            );
+            let html = text(&page);
+            assert_layout(html);
+            for needle in expected {
+                assert!(html.contains(needle), "{path} lacks {needle}:\n{html}");
+            }
+            assert!(html.contains(">Sign in<"), "{path}: header offers sign-in");
+        }
+        let answer_page = anonymous.get(&format!("/r/{answer}")).await;
+        assert_eq!(answer_page.status, 303);
+        assert_eq!(location(&answer_page), format!("/t/{thread}#r{answer}"));
+
+        // Signed in: the header names the viewer and the forms appear.
+        let mut bob = Browser::new(&api);
+        bob.sign_in("bob").await;
+        let home = bob.get("/").await;
+        assert!(text(&home).contains(">Sign out</button>"));
+        assert!(text(&home).contains("href=\"/u/bob\""));
+        let community = bob.get("/c/rust").await;
+        assert!(
+            text(&community).contains(">Join</button>"),
+            "{}",
+            text(&community)
+        );
+        assert!(text(&community).contains("/ask?community=rust"));
+        let page = bob.get(&format!("/t/{thread}")).await;
+        let html = text(&page);
+        assert!(html.contains("<label for=\"answer-body\">"), "{html}");
+        assert!(
+            html.contains("▲ Upvote"),
+            "bob may vote on alice's question"
+        );
+        assert!(
+            !html.contains("Accept this answer"),
+            "only the asker accepts"
+        );
+        let ask = bob.get("/ask?community=rust").await;
+        assert_eq!(ask.status, 200);
+        let html = text(&ask);
+        for needle in [
+            "<label for=\"title\">",
+            "<label for=\"body\">",
+            "<label for=\"tags\">",
+            "data-similar-url=\"/api/v1/communities/rust/similar\"",
+            "aria-live=\"polite\"",
+            "Markdown",
+        ] {
+            assert!(html.contains(needle), "ask page lacks {needle}");
+        }
+        let choose = bob.get("/ask").await;
+        assert!(text(&choose).contains("<option value=\"rust\">"));
+        assert_eq!(bob.get("/communities/new").await.status, 200);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn community_threads_sort_and_filter_by_tag() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        forum(&api).await;
+        let alice = api.login("alice").await;
+        api.call(
+            "POST",
+            "/api/v1/communities/rust/threads",
+            Some(&alice),
+            Some(json!({"title": "Lifetimes in traits", "tags": ["lifetimes"]})),
+        )
+        .await;
+        let mut browser = Browser::new(&api);
+        let all = browser.get("/c/rust").await;
+        assert!(text(&all).contains("Lifetimes in traits") && text(&all).contains("share a pool"));
+        let tagged = browser.get("/c/rust?tag=lifetimes").await;
+        let html = text(&tagged);
+        assert!(html.contains("Lifetimes in traits"), "{html}");
+        assert!(!html.contains("share a pool"), "filtered out");
+        assert!(html.contains("Show all threads"));
+        let unanswered = browser.get("/c/rust?sort=unanswered").await;
+        let html = text(&unanswered);
+        assert!(html.contains("Lifetimes in traits") && !html.contains("share a pool"));
+        assert!(html.contains("href=\"/c/rust?sort=unanswered\" aria-current=\"page\""));
+        assert_eq!(browser.get("/c/rust?tag=%3Cbad%3E").await.status, 400);
+        let missing = browser.get("/c/nothing").await;
+        assert_eq!(missing.status, 404);
+        assert_layout(text(&missing));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_sign_in_ask_answer_and_accept_through_forms() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        let mut carol = Browser::new(&api);
+        let form = carol.get("/signup").await;
+        assert!(
+            carol.cookies.contains_key("lyceum_csrf"),
+            "pre-session token"
+        );
+        assert!(text(&form).contains("name=\"csrf_token\""));
+        let signed_up = carol
+            .post(
+                "/signup",
+                &[
+                    ("username", "carol"),
+                    ("password", TEST_PASSWORD),
+                    ("email", ""),
+                ],
+            )
+            .await;
+        assert_eq!(signed_up.status, 303, "{}", text(&signed_up));
+        assert!(
+            carol.cookies.contains_key("lyceum_session"),
+            "signed in at once"
+        );
+        let home = carol.get("/").await;
+        assert!(text(&home).contains(">Sign out</button>"));
+
+        // Out and in again.
+        let out = carol.post("/logout", &[]).await;
+        assert_eq!(out.status, 303);
+        assert!(!carol.cookies.contains_key("lyceum_session"));
+        assert!(text(&carol.get("/").await).contains(">Sign in<"));
+        let wrong = {
+            carol.get("/login").await;
+            carol
+                .post(
+                    "/login",
+                    &[("username", "carol"), ("password", "not the password")],
+                )
+                .await
+        };
+        assert_eq!(wrong.status, 401);
+        let html = text(&wrong);
+        assert!(
+            html.contains("role=\"alert\"") && html.contains("The username or password is wrong.")
+        );
+        assert!(html.contains("value=\"carol\""), "the name is kept");
+        let back = carol
+            .post(
+                "/login",
+                &[
+                    ("username", "carol"),
+                    ("password", TEST_PASSWORD),
+                    ("next", "/ask?community=sci"),
+                ],
+            )
+            .await;
+        assert_eq!(back.status, 303);
+        assert_eq!(location(&back), "/ask?community=sci");
+        carol.get("/").await;
+
+        // A community, then a question in it.
+        carol.get("/communities/new").await;
+        let created = carol
+            .post(
+                "/communities/new",
+                &[
+                    ("name", "sci"),
+                    ("title", "Questions"),
+                    ("kind", "qa"),
+                    ("visibility", "public"),
+                    ("description", ""),
+                    ("rules", ""),
+                ],
+            )
+            .await;
+        assert_eq!(created.status, 303, "{}", text(&created));
+        assert_eq!(location(&created), "/c/sci");
+        carol.get("/ask?community=sci").await;
+        let empty = carol
+            .post(
+                "/ask",
+                &[
+                    ("community", "sci"),
+                    ("title", "ab"),
+                    ("body", "kept body"),
+                    ("tags", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(empty.status, 422);
+        let html = text(&empty);
+        assert!(html.contains("id=\"title-error\""), "{html}");
+        assert!(html.contains("kept body"), "the draft is kept");
+        let asked = carol
+            .post(
+                "/ask",
+                &[
+                    ("community", "sci"),
+                    ("title", "Why is the sky blue?"),
+                    ("body", "Rayleigh?"),
+                    ("tags", "physics, light"),
+                    ("kind", "question"),
+                ],
+            )
+            .await;
+        assert_eq!(asked.status, 303, "{}", text(&asked));
+        let thread_path = location(&asked).to_owned();
+        let thread_id: i64 = thread_path.trim_start_matches("/t/").parse().expect("id");
+        let page = carol.get(&thread_path).await;
+        let html = text(&page);
+        assert!(
+            html.contains("Why is the sky blue?")
+                && html.contains("physics")
+                && html.contains("light")
+        );
+
+        // dave answers through the form; carol accepts.
+        api.create_user("dave", AccountRole::Member).await;
+        let mut dave = Browser::new(&api);
+        dave.sign_in("dave").await;
+        dave.get(&thread_path).await;
+        let blank = dave
+            .post(&format!("/t/{thread_id}/answers"), &[("body", "  ")])
+            .await;
+        assert_eq!(blank.status, 422);
+        assert!(text(&blank).contains("id=\"answer-error\""));
+        let answered = dave
+            .post(
+                &format!("/t/{thread_id}/answers"),
+                &[("body", "Scattering: **short** waves.")],
+            )
+            .await;
+        assert_eq!(answered.status, 303, "{}", text(&answered));
+        let answer_anchor = location(&answered).to_owned();
+        let answer_id: i64 = answer_anchor
+            .rsplit("#r")
+            .next()
+            .expect("anchor")
+            .parse()
+            .expect("id");
+        let voted = dave
+            .post(&format!("/t/{thread_id}/vote"), &[("score", "1")])
+            .await;
+        assert_eq!(voted.status, 303);
+        let replied = dave
+            .post(
+                &format!("/t/{thread_id}/answers"),
+                &[
+                    ("body", "And a reply."),
+                    ("parent_id", &answer_id.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(replied.status, 303);
+
+        let page = carol.get(&thread_path).await;
+        let html = text(&page);
+        assert!(html.contains("Score 1"), "dave's vote counts");
+        assert!(html.contains("<strong>short</strong>"));
+        assert!(html.contains("And a reply."));
+        assert!(html.contains("Accept this answer"), "the asker may accept");
+        let accepted = carol.post(&format!("/r/{answer_id}/accept"), &[]).await;
+        assert_eq!(accepted.status, 303, "{}", text(&accepted));
+        assert_eq!(location(&accepted), format!("/t/{thread_id}#r{answer_id}"));
+        let page = carol.get(&thread_path).await;
+        let html = text(&page);
+        assert!(html.contains("badge solved\">Solved<"), "{html}");
+        assert!(html.contains("Accepted answer"));
+        assert!(html.contains(">Unaccept</button>"));
+        let home = carol.get("/").await;
+        assert!(
+            text(&home).contains("Why is the sky blue?"),
+            "recently solved"
+        );
+
+        // dave joins and leaves the community.
+        dave.get("/c/sci").await;
+        assert_eq!(dave.post("/c/sci/join", &[]).await.status, 303);
+        assert!(text(&dave.get("/c/sci").await).contains(">Leave</button>"));
+        assert_eq!(dave.post("/c/sci/leave", &[]).await.status, 303);
+        assert!(text(&dave.get("/c/sci").await).contains(">Join</button>"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_without_the_right_csrf_token_are_refused() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        let (thread, _) = forum(&api).await;
+        let mut bob = Browser::new(&api);
+        bob.sign_in("bob").await;
+        let path = format!("/t/{thread}/answers");
+        for fields in [
+            vec![("body", "no token")],
+            vec![("csrf_token", "0123"), ("body", "wrong token")],
+            vec![("csrf_token", ""), ("body", "empty token")],
+        ] {
+            let refused = bob.post_raw(&path, &fields).await;
+            assert_eq!(refused.status, 403, "{fields:?}");
+            let html = text(&refused);
+            assert_layout(html);
+            assert!(html.contains("Form expired"), "{html}");
+        }
+        let refused = bob.post_raw("/logout", &[]).await;
+        assert_eq!(refused.status, 403);
+        // The session's token is not a pre-session token, nor the other way round.
+        let mut visitor = Browser::new(&api);
+        visitor.get("/login").await;
+        let stolen = bob.csrf.clone();
+        let refused = visitor
+            .post_raw(
+                "/login",
+                &[
+                    ("csrf_token", &stolen),
+                    ("username", "bob"),
+                    ("password", TEST_PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 403);
+        // Without any cookie there is nothing to match.
+        let mut bare = Browser::new(&api);
+        let refused = bare
+            .post_raw(
+                "/signup",
+                &[
+                    ("csrf_token", ""),
+                    ("username", "eve"),
+                    ("password", TEST_PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 403);
+        let page = bob.get(&format!("/t/{thread}")).await;
+        assert!(!text(&page).contains("no token") && !text(&page).contains("wrong token"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_is_escaped() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        api.create_user("mallory", AccountRole::Member).await;
+        let token = api.login("mallory").await;
+        api.call(
+            "POST",
+            "/api/v1/communities",
+            Some(&token),
+            Some(json!({"name": "xss", "title": "<script>alert('c')</script>", "kind": "qa",
+                        "description": "<script>alert('d')</script><img src=x onerror=alert(1)>"})),
+        )
+        .await;
+        let thread = api
+            .call(
+                "POST",
+                "/api/v1/communities/xss/threads",
+                Some(&token),
+                Some(json!({"title": "<script>alert('t')</script>\"><b>", "body": "<script>alert('b')</script><a href=\"javascript:alert(1)\">x</a>"})),
+            )
+            .await;
+        assert_eq!(thread.status, 201, "{:?}", thread.body);
+        let id = thread.body["id"].as_i64().expect("id");
+        let mut browser = Browser::new(&api);
+        for path in ["/".to_owned(), "/c/xss".to_owned(), format!("/t/{id}")] {
+            let page = browser.get(&path).await;
+            assert_eq!(page.status, 200, "{path}");
+            let html = text(&page);
+            assert!(!html.contains("<script>alert"), "{path}: {html}");
+            assert!(!html.contains("onerror"), "{path}");
+            assert!(!html.contains("javascript:"), "{path}");
+            assert!(!html.contains("\"><b>"), "{path}: attribute break-out");
+        }
+        let page = browser.get(&format!("/t/{id}")).await;
+        assert!(text(&page).contains("&#60;script&#62;alert("), "{}", text(&page));
+        let csp = page.headers["content-security-policy"].to_str().expect("ascii");
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_assets_have_hashed_names_and_long_caching() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        let mut browser = Browser::new(&api);
+        let home = browser.get("/").await;
+        let html = text(&home);
+        let css = &super::assets::STYLESHEET.url;
+        let js = &super::assets::SCRIPT.url;
+        assert!(html.contains(&format!("href=\"{css}\"")), "{html}");
+        assert!(html.contains(&format!("src=\"{js}\"")));
+        for (url, kind) in [(css, "text/css"), (js, "text/javascript")] {
+            let asset = browser.get(url).await;
+            assert_eq!(asset.status, 200, "{url}");
+            assert_eq!(
+                asset.headers["cache-control"],
+                "public, max-age=31536000, immutable"
+            );
+            assert!(
+                asset.headers["content-type"]
+                    .to_str()
+                    .expect("ascii")
+                    .starts_with(kind)
+            );
+        }
+        assert!(text(&browser.get(css).await).contains("prefers-color-scheme: dark"));
+        let stale = browser.get("/static/app.000000000000.css").await;
+        assert_eq!(stale.status, 404);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_pages_are_404_pages_for_browsers_and_json_for_clients() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        let mut browser = Browser::new(&api);
+        let page = browser.get("/no/such/page").await;
+        assert_eq!(page.status, 404);
+        let html = text(&page);
+        assert_layout(html);
+        assert!(html.contains("Page not found"));
+        let missing_thread = browser.get("/t/999999").await;
+        assert_eq!(missing_thread.status, 404);
+        assert!(text(&missing_thread).contains("No thread has this id."));
+        let json = api.call("GET", "/no/such/page", None, None).await;
+        assert_eq!((json.status.as_u16(), json.code()), (404, "not_found"));
+        // Signed-in-only pages send visitors to sign in and back.
+        let ask = browser.get("/ask?community=rust").await;
+        assert_eq!(ask.status, 303);
+        assert_eq!(location(&ask), "/login?next=%2Fask%3Fcommunity%3Drust");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_follows_the_registration_mode() {
+    for_each_backend(async |db| {
+        let mut settings = test_settings();
+        settings.registration.mode = RegistrationMode::Approval;
+        let api = TestApi::new(db.clone(), settings).await;
+        let mut visitor = Browser::new(&api);
+        let form = visitor.get("/signup").await;
+        let question = &api.settings.registration.application_question;
+        assert!(text(&form).contains(question.as_str()));
+        let missing = visitor
+            .post(
+                "/signup",
+                &[("username", "erin"), ("password", TEST_PASSWORD)],
+            )
+            .await;
+        assert_eq!(missing.status, 422);
+        assert!(text(&missing).contains("id=\"application_answer-error\""));
+        let short = visitor
+            .post(
+                "/signup",
+                &[
+                    ("username", "erin"),
+                    ("password", "short"),
+                    ("application_answer", "hi"),
+                ],
+            )
+            .await;
+        assert!(text(&short).contains("id=\"password-error\""));
+        assert!(
+            !text(&short).contains("value=\"short\""),
+            "passwords are not echoed"
+        );
+        let applied = visitor
+            .post(
+                "/signup",
+                &[
+                    ("username", "erin"),
+                    ("password", TEST_PASSWORD),
+                    ("application_answer", "To learn."),
+                ],
+            )
+            .await;
+        assert_eq!(applied.status, 200);
+        assert!(text(&applied).contains("Application received"));
+        assert!(
+            !visitor.cookies.contains_key("lyceum_session"),
+            "pending accounts wait"
+        );
+
+        for (mode, needle) in [
+            (RegistrationMode::Invite, "<label for=\"invite_code\">"),
+            (RegistrationMode::Closed, "does not take sign-ups"),
+        ] {
+            let mut settings = test_settings();
+            settings.registration.mode = mode;
+            let api = TestApi::new(db.clone(), settings).await;
+            let mut visitor = Browser::new(&api);
+            let form = visitor.get("/signup?invite=abc").await;
+            assert!(text(&form).contains(needle), "{mode:?}");
+            if mode == RegistrationMode::Invite {
+                assert!(
+                    text(&form).contains("value=\"abc\""),
+                    "the invite link fills the code"
+                );
+                let refused = visitor
+                    .post(
+                        "/signup",
+                        &[
+                            ("username", "frank"),
+                            ("password", TEST_PASSWORD),
+                            ("invite_code", "nope"),
+                        ],
+                    )
+                    .await;
+                assert_eq!(refused.status, 422);
+                assert!(text(&refused).contains("id=\"invite_code-error\""));
+            } else {
+                assert!(
+                    !text(&form).contains("Sign up</a>"),
+                    "no sign-up link when closed"
+                );
+                let refused = visitor
+                    .post(
+                        "/signup",
+                        &[("username", "frank"), ("password", TEST_PASSWORD)],
+                    )
+                    .await;
+                assert_eq!(refused.status, 403);
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_content_names_its_origin() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db.clone(), test_settings()).await;
+        let statements = [
+            "INSERT INTO instances (domain, local, created_at, updated_at) VALUES ('far.example', FALSE, '2026-01-01 00:00:00', '2026-01-01 00:00:00')".to_owned(),
+            "INSERT INTO communities (ap_id, local, instance_id, name, name_lower, title, kind, visibility, inbox_url, public_key_pem, published, last_refreshed_at)
+             SELECT 'https://far.example/c/ops', FALSE, id, 'ops', 'ops', 'Far ops', 'qa', 'public', 'https://far.example/c/ops/inbox', 'key', '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM instances WHERE domain = 'far.example'".to_owned(),
+            "INSERT INTO persons (ap_id, local, instance_id, name, name_lower, inbox_url, public_key_pem, published, last_refreshed_at)
+             SELECT 'https://far.example/u/zed', FALSE, id, 'zed', 'zed', 'https://far.example/u/zed/inbox', 'key', '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM instances WHERE domain = 'far.example'".to_owned(),
+            "INSERT INTO threads (ap_id, local, community_id, author_id, kind, title, body, body_html, last_activity_at, published)
+             SELECT 'https://far.example/post/9', FALSE, c.id, p.id, 'question', 'Remote question', 'x', '<p>Far body</p>', '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM communities c, persons p WHERE c.name = 'ops' AND p.name = 'zed'".to_owned(),
+        ];
+        for sql in statements {
+            assert_eq!(execute_sql(&db, &sql).await, 1, "{sql}");
+        }
+        let mut browser = Browser::new(&api);
+        let page = browser.get("/c/ops@far.example").await;
+        assert_eq!(page.status, 200, "{}", text(&page));
+        let html = text(&page);
+        assert!(html.contains("Far ops") && html.contains("Remote question"));
+        assert!(html.contains("badge remote") && html.contains("href=\"https://far.example/c/ops\""));
+        let listed = html
+            .split("href=\"/t/")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("thread link")
+            .to_owned();
+        let page = browser.get(&format!("/t/{listed}")).await;
+        let html = text(&page);
+        assert!(html.contains("Far body"));
+        assert!(html.contains("From far.example") && html.contains("href=\"https://far.example/post/9\""));
+        assert!(html.contains("zed@far.example"));
+    })
+    .await;
+}
