@@ -34,14 +34,16 @@ pub fn routes(ctx: &AppContext, auth_limit: AuthLimitLayer) -> Router<AppContext
         .route("/", get(home::home))
         .route(
             "/login",
-            get(auth::login_form)
-                .post(auth::login)
-                .layer(auth_limit.clone()),
+            // A method router's layer covers only the methods added before it: the forms
+            // can be read freely, only posting passwords is limited.
+            post(auth::login)
+                .layer(auth_limit.clone())
+                .get(auth::login_form),
         )
         .route("/logout", post(auth::logout))
         .route(
             "/signup",
-            get(auth::signup_form).post(auth::signup).layer(auth_limit),
+            post(auth::signup).layer(auth_limit).get(auth::signup_form),
         )
         .route("/ask", get(ask::form).post(ask::submit))
         .route(

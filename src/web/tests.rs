@@ -469,7 +469,11 @@ async fn sign_up_sign_in_ask_answer_and_accept_through_forms() {
         assert!(html.contains("Score 1"), "dave's vote counts");
         assert!(html.contains("<strong>short</strong>"));
         assert!(html.contains("And a reply."));
-        assert!(html.contains("Accept this answer"), "the asker may accept");
+        assert_eq!(
+            html.matches("Accept this answer").count(),
+            1,
+            "the asker may accept the answer, not the reply below it"
+        );
         let accepted = carol.post(&format!("/r/{answer_id}/accept"), &[]).await;
         assert_eq!(accepted.status, 303, "{}", text(&accepted));
         assert_eq!(location(&accepted), format!("/t/{thread_id}#r{answer_id}"));
@@ -774,6 +778,37 @@ async fn remote_content_names_its_origin() {
         assert!(html.contains("Far body"));
         assert!(html.contains("From far.example") && html.contains("href=\"https://far.example/post/9\""));
         assert!(html.contains("zed@far.example"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_attempts_share_the_api_rate_limit_and_get_a_page() {
+    for_each_backend(async |db| {
+        let mut settings = test_settings();
+        settings.rate_limit.auth_burst = 2;
+        let api = TestApi::new(db, settings).await;
+        let mut visitor = Browser::new(&api);
+        visitor.get("/login").await;
+        let wrong = [("username", "nobody"), ("password", "not the password")];
+        assert_eq!(visitor.post("/login", &wrong).await.status, 401);
+        let through_api = api
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": "nobody", "password": "not the password"})),
+            )
+            .await;
+        assert_eq!(through_api.status, 401);
+        let limited = visitor.post("/login", &wrong).await;
+        assert_eq!(limited.status, 429, "the API attempt used the same budget");
+        assert!(limited.headers.contains_key("retry-after"));
+        let html = text(&limited);
+        assert_layout(html);
+        assert!(html.contains("Too many attempts"), "{html}");
+        // Reading pages is not limited.
+        assert_eq!(visitor.get("/login").await.status, 200);
     })
     .await;
 }

@@ -52,6 +52,8 @@ impl ThreadTemplate {
 struct TreeContext<'a> {
     csrf_token: &'a str,
     viewer_person: Option<i64>,
+    /// The viewer may accept answers here; the page offers it on answers to the question,
+    /// not on replies below them.
     can_accept: bool,
     locked: bool,
     draft: &'a DraftState,
