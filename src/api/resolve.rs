@@ -65,7 +65,12 @@ async fn resolve_object(
     Auth(_session): Auth,
     ApiQuery(query): ApiQuery<ResolveQuery>,
 ) -> AppResult<Json<ResolvedView>> {
-    let found = resolve(&query.q, &data).await?;
+    Ok(Json(resolve_view(&query.q, &data).await?))
+}
+
+/// What `GET /resolve` answers for `q`; the web's follow-by-handle form uses it too.
+pub async fn resolve_view(q: &str, data: &Data<AppContext>) -> AppResult<ResolvedView> {
+    let found = resolve(q, data).await?;
     let handle = |name: &str, local: bool, instance_id: i64| {
         let name = name.to_owned();
         let db = data.db.clone();
@@ -108,5 +113,5 @@ async fn resolve_object(
             local: a.local,
         },
     };
-    Ok(Json(view))
+    Ok(view)
 }

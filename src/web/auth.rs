@@ -173,7 +173,7 @@ pub struct SignupQuery {
     invite: Option<String>,
 }
 
-fn mode_name(mode: RegistrationMode) -> &'static str {
+pub(super) fn mode_name(mode: RegistrationMode) -> &'static str {
     match mode {
         RegistrationMode::Open => "open",
         RegistrationMode::Approval => "approval",

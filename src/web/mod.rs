@@ -5,15 +5,18 @@
 //! render. The object URLs (`/c/`, `/u/`, `/t/`, `/r/`) are routed by the federation
 //! module, which hands browsers to the `*_page` functions here.
 
+mod admin;
 mod ask;
 pub mod assets;
 mod auth;
 mod community;
+mod follow;
 mod home;
 pub mod page;
 mod person;
+mod settings;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod thread;
 pub mod views;
 
@@ -50,6 +53,10 @@ pub fn routes(ctx: &AppContext, auth_limit: AuthLimitLayer) -> Router<AppContext
             "/communities/new",
             get(community::new_form).post(community::create),
         )
+        .route(
+            "/communities/follow",
+            get(follow::form).post(follow::submit),
+        )
         .route("/c/{name}/join", post(community::join))
         .route("/c/{name}/leave", post(community::leave))
         .route("/t/{id}/answers", post(thread::answer))
@@ -57,6 +64,21 @@ pub fn routes(ctx: &AppContext, auth_limit: AuthLimitLayer) -> Router<AppContext
         .route("/r/{id}/vote", post(thread::vote_answer))
         .route("/r/{id}/accept", post(thread::accept))
         .route("/r/{id}/unaccept", post(thread::unaccept))
+        .route("/admin", get(admin::page))
+        .route("/admin/applications/{id}/approve", post(admin::approve))
+        .route("/admin/applications/{id}/reject", post(admin::reject))
+        .route("/admin/invites", post(admin::create_invite))
+        .route("/admin/invites/{id}/revoke", post(admin::revoke_invite))
+        .route("/admin/accounts/{id}/role", post(admin::set_role))
+        .route("/admin/accounts/{id}/suspend", post(admin::suspend))
+        .route("/admin/accounts/{id}/unsuspend", post(admin::unsuspend))
+        .route("/admin/domains", post(admin::block))
+        .route("/admin/domains/unblock", post(admin::unblock))
+        .route("/settings", get(settings::page))
+        .route("/settings/profile", post(settings::update_profile))
+        .route("/settings/password", post(settings::change_password))
+        .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
+        .route("/settings/delete", post(settings::delete_account))
         .route("/static/{file}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),

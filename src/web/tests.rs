@@ -16,14 +16,14 @@ use crate::testing::{
 const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 /// Keeps cookies like a browser and reads the CSRF token from the last page it saw.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     api: &'a TestApi,
     cookies: HashMap<String, String>,
     csrf: String,
 }
 
 impl<'a> Browser<'a> {
-    fn new(api: &'a TestApi) -> Self {
+    pub(crate) fn new(api: &'a TestApi) -> Self {
         Browser {
             api,
             cookies: HashMap::new(),
@@ -57,7 +57,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn get(&mut self, path: &str) -> TestResponse {
+    pub(crate) async fn get(&mut self, path: &str) -> TestResponse {
         let request = Request::get(path)
             .header("accept", HTML)
             .header("cookie", self.cookie_header())
@@ -69,7 +69,7 @@ impl<'a> Browser<'a> {
     }
 
     /// Posts a form as a page would, with the CSRF token of the last page seen.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
         let csrf = self.csrf.clone();
         let mut all = vec![("csrf_token", csrf.as_str())];
         all.extend_from_slice(fields);
@@ -77,7 +77,7 @@ impl<'a> Browser<'a> {
     }
 
     /// Posts exactly `fields`.
-    async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+    pub(crate) async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
         let body = serde_urlencoded::to_string(fields).expect("form");
         let request = Request::post(path)
             .header("accept", HTML)
@@ -90,7 +90,7 @@ impl<'a> Browser<'a> {
         response
     }
 
-    async fn sign_in(&mut self, name: &str) {
+    pub(crate) async fn sign_in(&mut self, name: &str) {
         self.get("/login").await;
         let response = self
             .post("/login", &[("username", name), ("password", TEST_PASSWORD)])
@@ -101,11 +101,11 @@ impl<'a> Browser<'a> {
     }
 }
 
-fn text(response: &TestResponse) -> &str {
+pub(crate) fn text(response: &TestResponse) -> &str {
     response.body.as_str().unwrap_or_default()
 }
 
-fn location(response: &TestResponse) -> &str {
+pub(crate) fn location(response: &TestResponse) -> &str {
     response.headers["location"].to_str().expect("ascii")
 }
 
