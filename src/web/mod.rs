@@ -12,8 +12,10 @@ mod auth;
 mod community;
 mod follow;
 mod home;
+mod knowledge;
 pub mod page;
 mod person;
+mod search;
 mod settings;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -79,6 +81,11 @@ pub fn routes(ctx: &AppContext, auth_limit: AuthLimitLayer) -> Router<AppContext
         .route("/settings/password", post(settings::change_password))
         .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
         .route("/settings/delete", post(settings::delete_account))
+        .route("/search", get(search::page))
+        .route("/kb", get(knowledge::kb))
+        .route("/unanswered", get(knowledge::unanswered))
+        .route("/tags", get(knowledge::tags))
+        .route("/tags/{tag}", get(knowledge::tag))
         .route("/static/{file}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),

@@ -7,6 +7,7 @@ use super::page::{Layout, Web, WebResult};
 use super::views::date;
 use crate::db::person::Person;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::service::people::{self, Profile};
 
 #[derive(Template)]
 #[template(path = "person.html")]
@@ -15,6 +16,7 @@ struct PersonTemplate {
     person: Person,
     shown_name: String,
     joined: String,
+    profile: Profile,
 }
 
 async fn read_local(db: &crate::db::Db, name: &str) -> AppResult<Option<Person>> {
@@ -38,9 +40,13 @@ pub async fn page(web: &Web, name: &str) -> WebResult {
         .clone()
         .filter(|d| !d.trim().is_empty())
         .unwrap_or_else(|| found.name.clone());
+    // Counts and expertise cover only what this viewer may see.
+    let profile =
+        people::profile(&web.ctx.db, &web.ctx.settings, web.viewer(), &found.name).await?;
     let template = PersonTemplate {
         layout: web.layout(shown_name.clone()),
         joined: date(&found.published),
+        profile,
         shown_name,
         person: found,
     };

@@ -812,3 +812,178 @@ async fn sign_in_attempts_share_the_api_rate_limit_and_get_a_page() {
     })
     .await;
 }
+
+/// `forum` with bob's answer accepted by alice.
+async fn solved_forum(api: &TestApi) -> (i64, i64) {
+    let (thread, answer) = forum(api).await;
+    let alice = api.login("alice").await;
+    let accepted = api
+        .call(
+            "POST",
+            &format!("/api/v1/answers/{answer}/accept"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert!(accepted.status.is_success(), "{:?}", accepted.body);
+    (thread, answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knowledge_pages_show_solved_questions_tags_experts_and_profiles() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        let (thread, answer) = solved_forum(&api).await;
+        let mut anonymous = Browser::new(&api);
+        let title = "How do I share a pool?";
+        for (path, expected) in [
+            (
+                "/kb".to_owned(),
+                vec![
+                    "Knowledge base",
+                    title,
+                    "<code>Arc</code>",
+                    "Accepted answer by <a href=\"/u/bob\">bob</a>",
+                    "href=\"/unanswered\"",
+                    "href=\"/tags/axum\"",
+                ],
+            ),
+            (
+                "/kb?sort=recent&tag=axum&community=rust".to_owned(),
+                vec![title, "aria-current=\"page\">Recent<", "Show all"],
+            ),
+            (
+                "/kb?tag=nothing-here".to_owned(),
+                vec!["No solved questions"],
+            ),
+            (
+                "/unanswered".to_owned(),
+                vec!["Unanswered questions", "Every question has an answer."],
+            ),
+            (
+                "/tags".to_owned(),
+                vec![
+                    "<a class=\"tag\" href=\"/tags/axum\">axum</a>",
+                    "databases",
+                    "<th scope=\"col\">Solved</th>",
+                ],
+            ),
+            (
+                "/tags/axum".to_owned(),
+                vec![
+                    "Tag <span class=\"tag\">axum</span>",
+                    title,
+                    "Experts",
+                    "<a href=\"/u/bob\">bob</a> <span class=\"meta\">1 accepted answer</span>",
+                ],
+            ),
+            (
+                "/u/bob".to_owned(),
+                vec![
+                    "Contributions",
+                    "<dt>Answers</dt><dd>1</dd>",
+                    "<dt>Accepted answers</dt><dd>1</dd>",
+                    "href=\"/tags/axum\"",
+                ],
+            ),
+            (
+                "/u/alice".to_owned(),
+                vec!["<dt>Threads</dt><dd>1</dd>", "No accepted answers"],
+            ),
+            (
+                "/search?q=Arc".to_owned(),
+                vec![
+                    "1 result<",
+                    &format!("href=\"/t/{thread}#r{answer}\""),
+                    "<mark>",
+                    "Solved",
+                    "href=\"/c/rust\"",
+                ],
+            ),
+            (
+                "/search".to_owned(),
+                vec![
+                    "<label for=\"search-q\">",
+                    "<label for=\"search-community\">",
+                    "<label for=\"search-tag\">",
+                    "<label for=\"search-solved\">",
+                    "<label for=\"search-kind\">",
+                ],
+            ),
+            (
+                "/search?q=Arc&solved=unsolved".to_owned(),
+                vec!["0 results", "value=\"unsolved\" selected"],
+            ),
+        ] {
+            let page = anonymous.get(&path).await;
+            assert_eq!(page.status, 200, "{path}: {}", text(&page));
+            let html = text(&page);
+            assert_layout(html);
+            for needle in expected {
+                assert!(html.contains(needle), "{path} lacks {needle}:\n{html}");
+            }
+        }
+        // The header's search box and knowledge base link lead to these pages.
+        let home = text(&anonymous.get("/").await).to_owned();
+        assert!(home.contains("action=\"/search\""));
+        assert!(home.contains("href=\"/kb\""));
+        let searched = anonymous.get("/search?q=pool").await;
+        assert!(text(&searched).contains(title));
+        assert!(
+            text(&searched).contains("value=\"pool\""),
+            "the header box keeps the query"
+        );
+
+        // The API's answers stay JSON; the profile keeps negotiating.
+        let json = api.call("GET", "/u/bob", None, None).await;
+        assert!(
+            json.body.is_object() || json.status != 200,
+            "{:?}",
+            json.body
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_pages_escape_hostile_queries_and_show_refusals() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        solved_forum(&api).await;
+        let mut browser = Browser::new(&api);
+        for q in [
+            "<script>alert(1)</script>",
+            "c++",
+            "\"quoted\" 'single'",
+            "\"><img src=x onerror=alert(1)>",
+        ] {
+            let path = format!("/search?q={}", super::page::url_encode(q));
+            let page = browser.get(&path).await;
+            assert_eq!(page.status, 200, "{q}: {}", text(&page));
+            let html = text(&page);
+            assert!(!html.contains("<script>alert"), "{q}: {html}");
+            assert!(!html.contains("<img src=x"), "{q}: {html}");
+            assert!(!html.contains("\"><img"), "{q}: attribute break-out");
+        }
+        let page = browser.get("/search?q=%3Cscript%3E").await;
+        assert!(text(&page).contains("&#60;script&#62;"), "{}", text(&page));
+
+        // Refusals are told on the page, next to the form.
+        let long = "a".repeat(10_001);
+        let page = browser.get(&format!("/search?q={long}")).await;
+        assert_eq!(page.status, 400);
+        assert!(text(&page).contains("role=\"alert\""), "{}", text(&page));
+        assert!(text(&page).contains("at most 10000 characters"));
+        assert!(text(&page).contains("<label for=\"search-q\">"));
+        let page = browser.get("/search?q=pool&community=nowhere").await;
+        assert_eq!(page.status, 404);
+        assert!(text(&page).contains("role=\"alert\""));
+        let page = browser.get("/search?q=pool&offset=lots").await;
+        assert_eq!(page.status, 400, "a malformed query is a 400 page");
+        assert_layout(text(&page));
+        let page = browser.get("/kb?community=nowhere").await;
+        assert_eq!(page.status, 404);
+        assert_layout(text(&page));
+    })
+    .await;
+}

@@ -83,3 +83,17 @@ pub fn person_url(handle: &str, ap_id: Option<&str>) -> Option<String> {
         (true, None) => None,
     }
 }
+
+/// The query string of a page address read into `T`; a malformed one is a 400 page.
+pub fn query<T: serde::de::DeserializeOwned>(
+    uri: &axum::http::Uri,
+) -> Result<T, crate::error::AppError> {
+    axum::extract::Query::try_from_uri(uri)
+        .map(|axum::extract::Query(q)| q)
+        .map_err(|_| {
+            crate::error::AppError::bad_request(
+                "invalid_query",
+                "the address has a malformed query",
+            )
+        })
+}
