@@ -369,7 +369,9 @@ mod tests {
             let page = root.get("/admin").await;
             assert!(text(&page).contains("ann wants to learn"));
 
-            let actions: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+            // (path, form fields, what the page says afterwards)
+            type AdminAction<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
+            let actions: Vec<AdminAction> = vec![
                 (
                     format!("/admin/applications/{ann}/approve"),
                     vec![],
@@ -418,7 +420,7 @@ mod tests {
                 let posted = root.post(path, fields).await;
                 assert_eq!(posted.status, 303, "{path}: {}", text(&posted));
                 assert_eq!(location(&posted), format!("/admin?done={done}"));
-                let page = root.get(&location(&posted).to_owned()).await;
+                let page = root.get(location(&posted)).await;
                 assert_eq!(page.status, 200);
                 let html = text(&page);
                 match *done {
