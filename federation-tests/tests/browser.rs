@@ -79,6 +79,244 @@ async fn community_and_thread_pages_render_accessibly() {
     browser.close().await;
 }
 
+/// Issue #9's scenario, through the forms as a person would use them: two people sign up,
+/// one creates a Q&A community and asks with tags (the ask form suggests the earlier
+/// question as a similar one), the other answers, the first accepts, and the solved question
+/// is found through search, the knowledge base, its tag page and the answerer's profile.
+/// Every page on the way is pictured at 1280 and 375 px (names carry the backend) and
+/// passes axe-core with no serious or critical violation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_sign_up_ask_answer_accept_and_find_it_again() {
+    let Some(mut browser) = Browser::start("scenario").await else {
+        return;
+    };
+    for backend in backends() {
+        let which = backend.name();
+        let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
+        // An admin made by the operator's CLI path, to picture the admin page at the end.
+        alpha.admin("root").await.expect("root");
+
+        // Ada signs up: the form signs her in and sends her home.
+        browser.goto(&alpha.url("/signup")).await;
+        browser
+            .audit(&format!("signup-{which}"), "the sign-up page")
+            .await;
+        browser.fill("Username", "ada").await;
+        browser.fill("Password", "ada's long passphrase").await;
+        browser.click_button("Sign up").await;
+        browser
+            .wait_for_text("header", "ada", "Ada's name in the header")
+            .await;
+
+        // She creates the Q&A community.
+        browser.goto(&alpha.url("/communities/new")).await;
+        browser
+            .audit(&format!("community-new-{which}"), "the new community form")
+            .await;
+        browser.fill("Name", "rust").await;
+        browser.fill("Title", "Rust in production").await;
+        browser
+            .fill("description", "Running Rust services at work.")
+            .await;
+        browser.click_button("Create community").await;
+        browser
+            .wait_for_text("h1", "Rust in production", "the new community's page")
+            .await;
+        assert_eq!(browser.current_url().await.path(), "/c/rust", "({which})");
+
+        // She asks a first question with tags.
+        browser.click_link("Ask a question").await;
+        let question = "How do I share a connection pool between axum handlers?";
+        browser.fill("Title", question).await;
+        browser
+            .fill(
+                "Details",
+                "I build a diesel-async pool in `main`. How do handlers reach it?",
+            )
+            .await;
+        browser.fill("tags", "axum, diesel").await;
+        browser.click_button("Post your question").await;
+        browser
+            .wait_for_text("h1", question, "the new thread's page")
+            .await;
+        let thread_path = browser.current_url().await.path().to_owned();
+        assert!(
+            thread_path.starts_with("/t/"),
+            "asking leads to the thread ({which}): {thread_path}"
+        );
+        let tags = browser.text(".tag-cloud").await;
+        assert!(
+            tags.contains("axum") && tags.contains("diesel"),
+            "the thread shows its tags ({which}): {tags:?}"
+        );
+
+        // Asking again about the same thing, the form points at the earlier question while
+        // the title is typed.
+        browser.goto(&alpha.url("/c/rust")).await;
+        browser.click_link("Ask a question").await;
+        browser
+            .fill("Title", "Sharing a connection pool in axum")
+            .await;
+        browser
+            .wait_for_text(
+                "#similar",
+                question,
+                "the similar questions under the title",
+            )
+            .await;
+        browser
+            .audit(&format!("ask-{which}"), "the ask form with suggestions")
+            .await;
+        browser.click_button("Sign out").await;
+
+        // Grace signs up and answers.
+        browser.goto(&alpha.url("/signup")).await;
+        browser.fill("Username", "grace").await;
+        browser.fill("Password", "grace's long passphrase").await;
+        browser.click_button("Sign up").await;
+        browser
+            .wait_for_text("header", "grace", "Grace's name in the header")
+            .await;
+        browser.goto(&alpha.url(&thread_path)).await;
+        let answer = "Put the pool in the router's state; every handler extracts it with State.";
+        browser.fill("answer-body", answer).await;
+        browser.click_button("Post your answer").await;
+        browser
+            .wait_for_text(".answers-section", "router's state", "Grace's answer")
+            .await;
+        assert!(
+            browser.text("#answers-heading").await.contains("1 answer"),
+            "the heading counts the answer ({which})"
+        );
+        browser.click_button("Sign out").await;
+
+        // Ada signs in and accepts it.
+        browser.goto(&alpha.url("/login")).await;
+        browser
+            .audit(&format!("login-{which}"), "the sign-in page")
+            .await;
+        browser.fill("Username", "ada").await;
+        browser.fill("Password", "ada's long passphrase").await;
+        browser.click_button("Sign in").await;
+        browser
+            .wait_for_text("header", "ada", "Ada signed in again")
+            .await;
+        browser.goto(&alpha.url(&thread_path)).await;
+        browser.click_button("✓ Accept this answer").await;
+        browser
+            .wait_for_text(".answers-section", "Accepted answer", "the accepted badge")
+            .await;
+        browser
+            .wait_for_text(".badges", "Solved", "the thread's solved badge")
+            .await;
+        browser
+            .audit(&format!("thread-{which}"), "the solved thread")
+            .await;
+
+        // The community lists it as solved; the home page shows it among recent solutions.
+        browser.goto(&alpha.url("/c/rust")).await;
+        browser
+            .wait_for_text("main", question, "the community's thread list")
+            .await;
+        browser
+            .audit(&format!("community-{which}"), "the community page")
+            .await;
+        browser.goto(&alpha.url("/")).await;
+        browser
+            .wait_for_text("main", question, "the home page's solved questions")
+            .await;
+        browser
+            .audit(&format!("home-{which}"), "the home page")
+            .await;
+
+        // Found through the header's search box.
+        browser.fill("site-search", "connection pool").await;
+        browser.click_button("Search").await;
+        browser
+            .wait_for_text("main", question, "the search results")
+            .await;
+        assert!(
+            browser.current_url().await.path() == "/search",
+            "the header's search box leads to /search ({which})"
+        );
+        browser
+            .audit(&format!("search-{which}"), "the search results")
+            .await;
+
+        // And through the knowledge base, its tag and the answerer's profile.
+        browser.goto(&alpha.url("/kb")).await;
+        browser
+            .wait_for_text("main", question, "the knowledge base")
+            .await;
+        browser
+            .audit(&format!("kb-{which}"), "the knowledge base")
+            .await;
+        browser.goto(&alpha.url("/tags")).await;
+        browser.wait_for_text("main", "axum", "the tag list").await;
+        browser
+            .audit(&format!("tags-{which}"), "the tag list")
+            .await;
+        browser.click_link("axum").await;
+        browser
+            .wait_for_text("main", question, "the tag's solved questions")
+            .await;
+        browser
+            .wait_for_text("main", "grace", "the tag's experts")
+            .await;
+        browser.audit(&format!("tag-{which}"), "the tag page").await;
+        browser.click_link("grace").await;
+        browser
+            .wait_for_text("h1", "grace", "Grace's profile")
+            .await;
+        browser
+            .wait_for_text("main", "axum", "Grace's expertise")
+            .await;
+        browser
+            .audit(&format!("profile-{which}"), "a profile")
+            .await;
+        browser.goto(&alpha.url("/unanswered")).await;
+        browser
+            .audit(&format!("unanswered-{which}"), "the unanswered questions")
+            .await;
+
+        // Ada's own pages.
+        browser.goto(&alpha.url("/settings")).await;
+        browser
+            .wait_for_text("h1", "Settings", "the settings page")
+            .await;
+        browser
+            .audit(&format!("settings-{which}"), "the settings page")
+            .await;
+        browser.goto(&alpha.url("/communities/follow")).await;
+        browser
+            .audit(&format!("follow-{which}"), "the follow form")
+            .await;
+        browser.goto(&alpha.url("/t/999999")).await;
+        browser
+            .wait_for_text("h1", "not found", "the 404 page")
+            .await;
+        browser
+            .audit(&format!("not-found-{which}"), "the 404 page")
+            .await;
+        browser.click_button("Sign out").await;
+
+        // The admin's page.
+        browser.goto(&alpha.url("/login")).await;
+        browser.fill("Username", "root").await;
+        browser.fill("Password", federation_tests::PASSWORD).await;
+        browser.click_button("Sign in").await;
+        browser.goto(&alpha.url("/admin")).await;
+        browser.wait_for_text("h1", "Admin", "the admin page").await;
+        browser
+            .audit(&format!("admin-{which}"), "the admin page")
+            .await;
+        browser.click_button("Sign out").await;
+
+        alpha.stop().await.expect("alpha stops");
+    }
+    browser.close().await;
+}
+
 /// The harness itself, on a page made for it: filling by label and id, clicking by text and
 /// waiting for text work; axe-core reports critical violations where they are; the dark
 /// colour scheme can be asked for; a screenshot covers the whole page, not only the viewport.
