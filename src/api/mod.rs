@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod communities;
 pub mod knowledge;
+pub mod moderation;
 pub mod people;
 pub(crate) mod rate_limit;
 pub mod resolve;
@@ -42,6 +43,7 @@ use crate::error::{AppError, ErrorKind};
         (name = "answers", description = "Answers, replies, votes and accepted answers"),
         (name = "search", description = "Full-text search of threads and answers"),
         (name = "knowledge", description = "Solved questions, tags, experts and the unanswered queue"),
+        (name = "moderation", description = "Reports, removals, bans and the mod log"),
     )
 )]
 struct ApiDoc;
@@ -83,6 +85,7 @@ pub fn router(
         .merge(search::routes())
         .merge(knowledge::routes())
         .merge(people::routes())
+        .merge(moderation::routes())
         .split_for_parts();
     document_server_errors(&mut openapi);
     openapi.servers = Some(vec![utoipa::openapi::Server::new(format!(

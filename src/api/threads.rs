@@ -46,6 +46,8 @@ pub struct ThreadView {
     pub locked: bool,
     /// A tombstone: the thread was deleted and its text is gone.
     pub deleted: bool,
+    /// Removed by a moderator: the title and text are withheld until a restore.
+    pub removed: bool,
     /// The caller's vote: 1, 0 or -1.
     pub my_vote: i64,
     pub published: NaiveDateTime,
@@ -57,12 +59,17 @@ pub struct ThreadView {
 impl From<ThreadDetails> for ThreadView {
     fn from(d: ThreadDetails) -> ThreadView {
         let t = d.thread;
+        let (title, body, body_html) = if t.removed {
+            ("[removed]".to_owned(), String::new(), String::new())
+        } else {
+            (t.title, t.body, t.body_html)
+        };
         ThreadView {
             id: t.id,
             ap_id: t.ap_id,
-            title: t.title,
-            body: t.body,
-            body_html: t.body_html,
+            title,
+            body,
+            body_html,
             kind: t.kind,
             community: d.community_handle,
             author: d.author_handle,
@@ -76,6 +83,7 @@ impl From<ThreadDetails> for ThreadView {
             tags: d.tags,
             locked: t.locked,
             deleted: t.deleted,
+            removed: t.removed,
             my_vote: d.my_vote,
             published: t.published,
             updated: t.updated,
@@ -118,6 +126,8 @@ pub struct AnswerView {
     pub accepted: bool,
     /// A tombstone: its replies stay visible below it.
     pub deleted: bool,
+    /// Removed by a moderator: the text is withheld until a restore; replies stay.
+    pub removed: bool,
     pub depth: i64,
     pub my_vote: i64,
     pub published: NaiveDateTime,
@@ -130,6 +140,11 @@ pub struct AnswerView {
 impl From<AnswerNode> for AnswerView {
     fn from(node: AnswerNode) -> AnswerView {
         let a = node.answer;
+        let (body, body_html) = if a.removed {
+            (String::new(), String::new())
+        } else {
+            (a.body, a.body_html)
+        };
         AnswerView {
             id: a.id,
             ap_id: a.ap_id,
@@ -137,13 +152,14 @@ impl From<AnswerNode> for AnswerView {
             parent_id: a.parent_id,
             author: node.author_handle,
             author_deleted: node.author_deleted,
-            body: a.body,
-            body_html: a.body_html,
+            body,
+            body_html,
             score: a.score,
             upvotes: a.upvotes,
             downvotes: a.downvotes,
             accepted: a.accepted,
             deleted: a.deleted,
+            removed: a.removed,
             depth: a.depth,
             my_vote: node.my_vote,
             published: a.published,
@@ -336,7 +352,7 @@ async fn lock_thread(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<ThreadView>> {
     Ok(Json(
-        threads_service::set_locked(&ctx.db, &session, id, true)
+        threads_service::set_locked(&ctx.db, &ctx.settings, &session, id, true, None)
             .await?
             .into(),
     ))
@@ -353,7 +369,7 @@ async fn unlock_thread(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<ThreadView>> {
     Ok(Json(
-        threads_service::set_locked(&ctx.db, &session, id, false)
+        threads_service::set_locked(&ctx.db, &ctx.settings, &session, id, false, None)
             .await?
             .into(),
     ))

@@ -232,3 +232,15 @@ pub async fn read_by_ap_id(conn: &mut DbConn<'_>, ap_id: &str) -> QueryResult<Op
             .optional()
     })
 }
+
+/// A moderator's removal (or its undoing): the text and the accepted mark stay, hidden, so
+/// both come back with a restore.
+pub async fn set_removed(conn: &mut DbConn<'_>, id: i64, removed: bool) -> QueryResult<Answer> {
+    on_conn!(conn, |c| {
+        diesel::update(answers::table.find(id))
+            .set(answers::removed.eq(removed))
+            .returning(Answer::as_returning())
+            .get_result(c)
+            .await
+    })
+}

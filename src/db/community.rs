@@ -269,3 +269,17 @@ pub async fn remote_follower_inboxes(
     inboxes.dedup();
     Ok(inboxes)
 }
+
+/// The ids of every community whose visibility is not `visibility`.
+pub async fn ids_with_visibility_not(
+    conn: &mut DbConn<'_>,
+    visibility: super::types::Visibility,
+) -> QueryResult<Vec<i64>> {
+    on_conn!(conn, |c| {
+        communities::table
+            .filter(communities::visibility.ne(visibility))
+            .select(communities::id)
+            .load(c)
+            .await
+    })
+}

@@ -88,3 +88,14 @@ pub async fn list(conn: &mut DbConn<'_>, community_id: i64) -> QueryResult<Vec<P
             .await
     })
 }
+
+/// Every community the person moderates.
+pub async fn moderated_by(conn: &mut DbConn<'_>, person_id: i64) -> QueryResult<Vec<i64>> {
+    on_conn!(conn, |c| {
+        community_moderators::table
+            .filter(community_moderators::person_id.eq(person_id))
+            .select(community_moderators::community_id)
+            .load(c)
+            .await
+    })
+}

@@ -17,6 +17,7 @@ pub mod knowledge;
 pub mod local_account;
 pub mod mention;
 pub mod migrations;
+pub mod moderation;
 pub mod outbox;
 pub mod person;
 pub mod received_activity;

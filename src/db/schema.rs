@@ -311,6 +311,48 @@ diesel::table! {
 
 diesel::joinable!(thread_revisions -> threads (thread_id));
 diesel::joinable!(thread_revisions -> persons (editor_id));
+diesel::table! {
+    reports {
+        id -> BigInt,
+        ap_id -> Text,
+        reporter_id -> BigInt,
+        community_id -> BigInt,
+        thread_id -> BigInt,
+        answer_id -> Nullable<BigInt>,
+        reason -> Text,
+        status -> Text,
+        resolved_by -> Nullable<BigInt>,
+        resolved_at -> Nullable<Timestamp>,
+        published -> Timestamp,
+    }
+}
+
+diesel::table! {
+    community_bans (community_id, person_id) {
+        community_id -> BigInt,
+        person_id -> BigInt,
+        reason -> Text,
+        expires_at -> Nullable<Timestamp>,
+        banned_by -> Nullable<BigInt>,
+        published -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mod_log {
+        id -> BigInt,
+        community_id -> Nullable<BigInt>,
+        moderator_id -> Nullable<BigInt>,
+        action -> Text,
+        person_id -> Nullable<BigInt>,
+        thread_id -> Nullable<BigInt>,
+        answer_id -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        published -> Timestamp,
+    }
+}
+
 diesel::joinable!(answer_revisions -> answers (answer_id));
 diesel::joinable!(answer_revisions -> persons (editor_id));
 diesel::joinable!(mentions -> threads (thread_id));
@@ -336,6 +378,9 @@ diesel::joinable!(thread_tags -> threads (thread_id));
 diesel::joinable!(thread_tags -> tags (tag_id));
 diesel::joinable!(outbox_deliveries -> outbox_activities (activity_id));
 diesel::joinable!(outbox_deliveries -> instances (instance_id));
+diesel::joinable!(reports -> communities (community_id));
+diesel::joinable!(reports -> threads (thread_id));
+diesel::joinable!(community_bans -> communities (community_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     instances,
@@ -360,4 +405,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     answer_revisions,
     mentions,
     domain_blocks,
+    reports,
+    community_bans,
+    mod_log,
 );

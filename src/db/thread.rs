@@ -350,3 +350,14 @@ pub async fn read_by_ap_id(conn: &mut DbConn<'_>, ap_id: &str) -> QueryResult<Op
             .optional()
     })
 }
+
+/// A moderator's removal (or its undoing): the text stays, hidden, so it can come back.
+pub async fn set_removed(conn: &mut DbConn<'_>, id: i64, removed: bool) -> QueryResult<Thread> {
+    on_conn!(conn, |c| {
+        diesel::update(threads::table.find(id))
+            .set(threads::removed.eq(removed))
+            .returning(Thread::as_returning())
+            .get_result(c)
+            .await
+    })
+}

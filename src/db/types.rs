@@ -152,3 +152,32 @@ text_enum! {
         Failed => "failed",
     }
 }
+
+text_enum! {
+    /// Where a report stands in the moderators' queue.
+    pub enum ReportStatus {
+        Open => "open",
+        /// A moderator acted on it.
+        Resolved => "resolved",
+        /// A moderator found nothing to act on.
+        Dismissed => "dismissed",
+    }
+}
+
+text_enum! {
+    /// What a moderator or admin did, as the mod log records it.
+    pub enum ModAction {
+        RemoveThread => "remove_thread",
+        RestoreThread => "restore_thread",
+        RemoveAnswer => "remove_answer",
+        RestoreAnswer => "restore_answer",
+        LockThread => "lock_thread",
+        UnlockThread => "unlock_thread",
+        Ban => "ban",
+        Unban => "unban",
+        ResolveReport => "resolve_report",
+        DismissReport => "dismiss_report",
+        AddModerator => "add_moderator",
+        RemoveModerator => "remove_moderator",
+    }
+}

@@ -238,3 +238,142 @@ pub async fn accept_follow(
     });
     send_to(conn, settings, activity, &follower.inbox_url).await
 }
+
+/// A moderator's removal (`Delete` with the reason as `summary`, spec §6.3) or, when
+/// `restore`, its `Undo` embedding a fresh copy of that Delete.
+pub async fn moderator_removed(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    moderator: &Person,
+    object_ap_id: &str,
+    group: &Community,
+    reason: &str,
+    restore: bool,
+) -> AppResult<()> {
+    let mut delete = addressed(
+        new_activity_id(settings, "delete")?,
+        "Delete",
+        &moderator.ap_id,
+        group,
+        json!(object_ap_id),
+    );
+    delete["summary"] = json!(reason);
+    delete["withReplies"] = json!(false);
+    let activity = if restore {
+        undo_of(settings, moderator, group, delete)?
+    } else {
+        delete
+    };
+    send_in_community(conn, settings, group, activity).await
+}
+
+/// A moderator locks a thread (`Lock`, Lemmy's extension) or unlocks it (`Undo(Lock)`).
+pub async fn thread_locked(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    moderator: &Person,
+    thread_ap_id: &str,
+    group: &Community,
+    reason: Option<&str>,
+    locked: bool,
+) -> AppResult<()> {
+    let mut lock = addressed(
+        new_activity_id(settings, "lock")?,
+        "Lock",
+        &moderator.ap_id,
+        group,
+        json!(thread_ap_id),
+    );
+    if let Some(reason) = reason {
+        lock["summary"] = json!(reason);
+    }
+    let activity = if locked {
+        lock
+    } else {
+        undo_of(settings, moderator, group, lock)?
+    };
+    send_in_community(conn, settings, group, activity).await
+}
+
+/// A moderator bans a person from the group (`Block` with `target` the group, spec §6.3) or
+/// lifts the ban (`Undo(Block)`).
+pub async fn person_banned(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    moderator: &Person,
+    person_ap_id: &str,
+    group: &Community,
+    ban: Option<(&str, Option<chrono::NaiveDateTime>)>,
+) -> AppResult<()> {
+    let mut block = json!({
+        "id": new_activity_id(settings, "block")?,
+        "type": "Block",
+        "actor": moderator.ap_id,
+        "to": [PUBLIC],
+        "cc": [group.ap_id],
+        "object": person_ap_id,
+        "target": group.ap_id,
+        "audience": group.ap_id,
+        "removeData": false,
+    });
+    let activity = match ban {
+        Some((reason, expires)) => {
+            block["summary"] = json!(reason);
+            if let Some(end) = expires {
+                block["endTime"] = json!(
+                    end.and_utc()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+            }
+            block
+        }
+        None => undo_of(settings, moderator, group, block)?,
+    };
+    send_in_community(conn, settings, group, activity).await
+}
+
+/// A report of remote content, forwarded to the group it was posted in as `Flag` (to that
+/// group only: reports are not announced to followers).
+pub async fn reported(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    report_ap_id: &str,
+    reporter: &Person,
+    object_ap_id: &str,
+    group: &Community,
+    reason: &str,
+) -> AppResult<()> {
+    if group.local || group.visibility == crate::db::types::Visibility::Internal {
+        return Ok(());
+    }
+    let flag = json!({
+        "id": report_ap_id,
+        "type": "Flag",
+        "actor": reporter.ap_id,
+        "to": [group.ap_id],
+        "object": object_ap_id,
+        "summary": reason,
+        "audience": group.ap_id,
+    });
+    let inbox = group
+        .shared_inbox_url
+        .clone()
+        .unwrap_or_else(|| group.inbox_url.clone());
+    send_to(conn, settings, flag, &inbox).await
+}
+
+/// `Undo` of `inner` by `actor`, addressed like it; the embedded activity keeps its own id.
+fn undo_of(
+    settings: &Settings,
+    actor: &Person,
+    group: &Community,
+    inner: Value,
+) -> AppResult<Value> {
+    Ok(addressed(
+        new_activity_id(settings, "undo")?,
+        "Undo",
+        &actor.ap_id,
+        group,
+        inner,
+    ))
+}

@@ -498,7 +498,16 @@ pub async fn add_moderator(
                 ),
                 other => AppError::from(other),
             })?;
-        community_moderator::add(&mut conn, found.id, person.id, now).await?;
+        if !community_moderator::is_moderator(&mut conn, found.id, person.id).await? {
+            community_moderator::add(&mut conn, found.id, person.id, now).await?;
+            let mut entry = crate::service::moderation::log_entry(
+                found.id,
+                &session.person,
+                crate::db::types::ModAction::AddModerator,
+            );
+            entry.person_id = Some(person.id);
+            crate::service::moderation::log(&mut conn, entry).await?;
+        }
         let people = community_moderator::list(&mut conn, found.id).await?;
         with_handles(&mut conn, people).await
     })
@@ -532,6 +541,13 @@ pub async fn remove_moderator(
             ));
         }
         community_moderator::remove(&mut conn, found.id, target.id).await?;
+        let mut entry = crate::service::moderation::log_entry(
+            found.id,
+            &session.person,
+            crate::db::types::ModAction::RemoveModerator,
+        );
+        entry.person_id = Some(target.id);
+        crate::service::moderation::log(&mut conn, entry).await?;
         let people = community_moderator::list(&mut conn, found.id).await?;
         with_handles(&mut conn, people).await
     })

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod communities;
 pub mod instance;
 pub mod knowledge;
+pub mod moderation;
 pub mod people;
 pub mod remote;
 pub mod search;

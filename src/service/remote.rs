@@ -130,6 +130,7 @@ pub async fn store_thread(
             return Ok(updated);
         }
         if group.local {
+            crate::service::moderation::ensure_not_banned(&mut conn, group.id, author.id).await?;
             if group.visibility != Visibility::Public {
                 return Err(refused(
                     "community_not_federated",
@@ -228,6 +229,9 @@ pub async fn store_answer(
                 "this thread is locked: it takes no new answers",
             ));
         }
+        if group.local {
+            crate::service::moderation::ensure_not_banned(&mut conn, group.id, author.id).await?;
+        }
         let depth = parent.map_or(0, |p| p.depth + 1);
         if depth >= MAX_DEPTH {
             return Err(AppError::unprocessable(
@@ -284,6 +288,9 @@ pub async fn set_vote(
         };
         if author_id == voter.id {
             return Ok(());
+        }
+        if group.local && score != 0 {
+            crate::service::moderation::ensure_not_banned(&mut conn, group.id, voter.id).await?;
         }
         thread::read_for_update(&mut conn, thread_id).await?;
         match target {

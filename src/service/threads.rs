@@ -10,12 +10,13 @@ use crate::db::mention::{self, MentionSource};
 use crate::db::person::Person;
 use crate::db::revision::{self, AnswerRevision, ThreadRevision};
 use crate::db::thread::{self, Thread, ThreadCursor, ThreadInsertForm, ThreadQuery, ThreadSort};
-use crate::db::types::{CommunityKind, ThreadKind};
+use crate::db::types::{CommunityKind, ModAction, ThreadKind};
 use crate::db::{Db, DbConn, instance, person, tag, vote};
 use crate::error::{AppError, AppResult};
 use crate::federation::{activities, outbox};
 use crate::service::auth::Session;
 use crate::service::communities::{can_moderate, ensure_visible, handle_of, resolve};
+use crate::service::moderation;
 use crate::settings::Settings;
 
 pub const THREAD_TITLE_MIN_CHARS: usize = 3;
@@ -268,7 +269,7 @@ async fn one_details(
 }
 
 /// Reads a thread and its community, checking the viewer may see it.
-async fn visible_thread(
+pub(crate) async fn visible_thread(
     conn: &mut DbConn<'_>,
     viewer: Option<&Session>,
     id: i64,
@@ -298,6 +299,7 @@ pub async fn create_thread(
     let now = crate::db::now();
     crate::transaction!(db, |conn| {
         let found = resolve(&mut conn, settings, Some(session), community_handle).await?;
+        moderation::ensure_not_banned(&mut conn, found.id, session.person.id).await?;
         if found.posting_restricted_to_mods && !can_moderate(&mut conn, session, found.id).await? {
             return Err(AppError::forbidden(
                 "posting_restricted",
@@ -487,7 +489,7 @@ pub async fn list_threads(
     })
 }
 
-fn refuse_if_deleted(deleted: bool, what: &str) -> AppResult<()> {
+pub(crate) fn refuse_if_deleted(deleted: bool, what: &str) -> AppResult<()> {
     if deleted {
         Err(AppError::conflict(
             "deleted",
@@ -537,6 +539,7 @@ pub async fn edit_thread(
         }
         refuse_if_deleted(found.deleted, "thread")?;
         refuse_if_locked(&found)?;
+        moderation::ensure_not_banned(&mut conn, found.community_id, session.person.id).await?;
         let found_title = found.title.clone();
         let found_body = found.body.clone();
         let mut current = found;
@@ -617,15 +620,34 @@ pub async fn delete_thread(
     .inspect(|_| outbox::wake())
 }
 
-/// Moderators lock (no new answers or edits) or unlock a thread.
+/// Moderators lock (no new answers or edits) or unlock a thread, with an optional reason;
+/// logged, and federated as `Lock` / `Undo(Lock)`.
 pub async fn set_locked(
     db: &Db,
+    settings: &Settings,
     session: &Session,
     id: i64,
     locked: bool,
+    reason: Option<&str>,
 ) -> AppResult<ThreadDetails> {
+    let reason = reason
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > moderation::REASON_MAX_CHARS)
+    {
+        return Err(AppError::unprocessable(
+            "invalid_reason",
+            format!(
+                "the reason must be at most {} characters",
+                moderation::REASON_MAX_CHARS
+            ),
+        ));
+    }
     crate::transaction!(db, |conn| {
-        let (found, _) = visible_thread(&mut conn, Some(session), id).await?;
+        let (found, group) = visible_thread(&mut conn, Some(session), id).await?;
         if !can_moderate(&mut conn, session, found.community_id).await? {
             return Err(AppError::forbidden(
                 "moderator_required",
@@ -634,8 +656,31 @@ pub async fn set_locked(
         }
         refuse_if_deleted(found.deleted, "thread")?;
         let changed = thread::set_locked(&mut conn, found.id, locked).await?;
+        if found.locked != locked {
+            let action = if locked {
+                ModAction::LockThread
+            } else {
+                ModAction::UnlockThread
+            };
+            let mut entry = moderation::log_entry(group.id, &session.person, action);
+            entry.thread_id = Some(found.id);
+            entry.person_id = Some(found.author_id);
+            entry.reason = reason.clone();
+            moderation::log(&mut conn, entry).await?;
+            activities::thread_locked(
+                &mut conn,
+                settings,
+                &session.person,
+                &found.ap_id,
+                &group,
+                reason.as_deref(),
+                locked,
+            )
+            .await?;
+        }
         one_details(&mut conn, Some(session), changed).await
     })
+    .inspect(|_| outbox::wake())
 }
 
 /// Earlier versions of a thread, oldest first.
@@ -684,6 +729,7 @@ pub async fn create_answer(
         let found = thread::read_for_update(&mut conn, visible.id).await?;
         refuse_if_deleted(found.deleted, "thread")?;
         refuse_if_locked(&found)?;
+        moderation::ensure_not_banned(&mut conn, found.community_id, session.person.id).await?;
         let depth = match parent_id {
             Some(parent_id) => {
                 let parent = answer::read(&mut conn, parent_id)
@@ -756,7 +802,7 @@ async fn one_node(
 }
 
 /// Reads an answer with its thread and community, checking the viewer may see them.
-async fn visible_answer(
+pub(crate) async fn visible_answer(
     conn: &mut DbConn<'_>,
     viewer: Option<&Session>,
     id: i64,
@@ -795,6 +841,8 @@ pub async fn edit_answer(
         }
         refuse_if_deleted(found.deleted, "answer")?;
         refuse_if_locked(&parent_thread)?;
+        moderation::ensure_not_banned(&mut conn, parent_thread.community_id, session.person.id)
+            .await?;
         if body == found.body {
             return one_node(&mut conn, Some(session), found).await;
         }
@@ -1002,6 +1050,7 @@ pub async fn vote(
             ));
         }
         refuse_if_deleted(deleted, "post")?;
+        moderation::ensure_not_banned(&mut conn, community_id, session.person.id).await?;
         thread::read_for_update(&mut conn, thread_id).await?;
         let previous = match target {
             VoteTarget::Thread(id) => vote::thread_vote(&mut conn, id, session.person.id).await?,

@@ -1,0 +1,3 @@
+DROP TABLE mod_log;
+DROP TABLE community_bans;
+DROP TABLE reports;
