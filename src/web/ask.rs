@@ -92,7 +92,7 @@ pub async fn form(web: Web, Query(query): Query<AskQuery>) -> WebResult {
 }
 
 /// Tags as typed: separated by commas.
-fn split_tags(raw: &str) -> Vec<String> {
+pub(super) fn split_tags(raw: &str) -> Vec<String> {
     raw.split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
@@ -100,7 +100,7 @@ fn split_tags(raw: &str) -> Vec<String> {
         .collect()
 }
 
-fn ask_field(code: &str) -> Option<&'static str> {
+pub(super) fn ask_field(code: &str) -> Option<&'static str> {
     Some(match code {
         "invalid_title" => "title",
         "empty_body" | "body_too_long" => "body",

@@ -10,6 +10,7 @@ mod ask;
 pub mod assets;
 mod auth;
 mod community;
+mod edit;
 mod follow;
 mod home;
 mod knowledge;
@@ -66,6 +67,25 @@ pub fn routes(ctx: &AppContext, auth_limit: AuthLimitLayer) -> Router<AppContext
         .route("/r/{id}/vote", post(thread::vote_answer))
         .route("/r/{id}/accept", post(thread::accept))
         .route("/r/{id}/unaccept", post(thread::unaccept))
+        .route(
+            "/t/{id}/edit",
+            get(edit::edit_thread_form).post(edit::edit_thread),
+        )
+        .route(
+            "/t/{id}/delete",
+            get(edit::delete_thread_form).post(edit::delete_thread),
+        )
+        .route("/t/{id}/lock", post(edit::lock))
+        .route("/t/{id}/revisions", get(edit::thread_revisions))
+        .route(
+            "/r/{id}/edit",
+            get(edit::edit_answer_form).post(edit::edit_answer),
+        )
+        .route(
+            "/r/{id}/delete",
+            get(edit::delete_answer_form).post(edit::delete_answer),
+        )
+        .route("/r/{id}/revisions", get(edit::answer_revisions))
         .route("/admin", get(admin::page))
         .route("/admin/applications/{id}/approve", post(admin::approve))
         .route("/admin/applications/{id}/reject", post(admin::reject))

@@ -979,3 +979,355 @@ async fn search_pages_escape_hostile_queries_and_show_refusals() {
     })
     .await;
 }
+
+/// Where `needle` first stands in `html`; the test fails when it is missing.
+fn position(html: &str, needle: &str) -> usize {
+    html.find(needle)
+        .unwrap_or_else(|| panic!("lacks {needle}:\n{html}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authors_edit_through_forms_and_the_history_shows_every_version() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        let (thread, answer) = forum(&api).await;
+        let thread_path = format!("/t/{thread}");
+        let mut alice = Browser::new(&api);
+        alice.sign_in("alice").await;
+        let page = alice.get(&thread_path).await;
+        let html = text(&page);
+        assert!(
+            html.contains(&format!("href=\"/t/{thread}/edit\"")),
+            "{html}"
+        );
+        assert!(html.contains(&format!("href=\"/t/{thread}/delete\"")));
+        assert!(
+            !html.contains(&format!("href=\"/r/{answer}/edit\"")),
+            "only bob edits his answer"
+        );
+        assert!(
+            !html.contains(&format!("href=\"/t/{thread}/revisions\"")),
+            "nothing edited yet"
+        );
+
+        let form = alice.get(&format!("/t/{thread}/edit")).await;
+        assert_eq!(form.status, 200, "{}", text(&form));
+        let html = text(&form);
+        assert_layout(html);
+        for needle in [
+            "<label for=\"title\">",
+            "<label for=\"body\">",
+            "<label for=\"tags\">",
+            "value=\"How do I share a pool?\"",
+            "With *axum*.",
+            "value=\"axum, databases\"",
+            "Markdown",
+        ] {
+            assert!(html.contains(needle), "edit form lacks {needle}:\n{html}");
+        }
+        let edit = format!("/t/{thread}/edit");
+        let refused = alice
+            .post(
+                &edit,
+                &[("title", "ab"), ("body", "kept draft"), ("tags", "axum")],
+            )
+            .await;
+        assert_eq!(refused.status, 422);
+        let html = text(&refused);
+        assert!(html.contains("id=\"title-error\""), "{html}");
+        assert!(html.contains("kept draft"), "the draft is kept");
+        let hostile = "*Hostile* middle <script>alert(1)</script><img src=x onerror=alert(1)>";
+        for (title, body) in [
+            ("How do I share a pool, safely?", hostile),
+            ("How do I share a database pool?", "With **axum** state."),
+        ] {
+            let saved = alice
+                .post(&edit, &[("title", title), ("body", body), ("tags", "axum")])
+                .await;
+            assert_eq!(saved.status, 303, "{}", text(&saved));
+            assert_eq!(location(&saved), thread_path);
+        }
+        let page = alice.get(&thread_path).await;
+        let html = text(&page);
+        assert!(html.contains("How do I share a database pool?"));
+        assert!(html.contains("<strong>axum</strong>"));
+        assert!(
+            !html.contains("href=\"/c/rust?tag=databases\""),
+            "tag removed"
+        );
+        assert!(html.contains(&format!("href=\"/t/{thread}/revisions\">edited</a>")));
+
+        let history = alice.get(&format!("/t/{thread}/revisions")).await;
+        assert_eq!(history.status, 200);
+        let html = text(&history);
+        assert_layout(html);
+        let current = position(html, "Current version");
+        let middle = position(html, "Version 2");
+        let original = position(html, "Original");
+        assert!(current < middle && middle < original, "newest first");
+        assert!(position(html, "<strong>axum</strong>") < middle);
+        assert!(position(html, "<em>Hostile</em>") > middle);
+        assert!(position(html, "<em>axum</em>") > original);
+        assert!(html.contains("How do I share a pool, safely?"));
+        assert!(html.contains("<h3>How do I share a pool?</h3>"));
+        assert!(html.contains("<a href=\"/u/alice\">alice</a>"));
+        assert_eq!(html.matches("<time datetime=\"").count(), 3);
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(!html.contains("onerror"), "{html}");
+
+        // bob edits his answer the same way.
+        let mut bob = Browser::new(&api);
+        bob.sign_in("bob").await;
+        let page = bob.get(&thread_path).await;
+        assert!(text(&page).contains(&format!("href=\"/r/{answer}/edit\"")));
+        let form = bob.get(&format!("/r/{answer}/edit")).await;
+        assert_eq!(form.status, 200);
+        assert!(text(&form).contains("<label for=\"body\">"));
+        assert!(text(&form).contains("Use `Arc`."));
+        let edit = format!("/r/{answer}/edit");
+        let blank = bob.post(&edit, &[("body", "  ")]).await;
+        assert_eq!(blank.status, 422);
+        assert!(text(&blank).contains("id=\"body-error\""));
+        let saved = bob
+            .post(&edit, &[("body", "Use **`Arc`** around it.")])
+            .await;
+        assert_eq!(saved.status, 303, "{}", text(&saved));
+        assert_eq!(location(&saved), format!("/t/{thread}#r{answer}"));
+        let page = bob.get(&thread_path).await;
+        let html = text(&page);
+        assert!(html.contains("<strong><code>Arc</code></strong>"), "{html}");
+        assert!(html.contains(&format!("href=\"/r/{answer}/revisions\">edited</a>")));
+        let history = bob.get(&format!("/r/{answer}/revisions")).await;
+        assert_eq!(history.status, 200);
+        let html = text(&history);
+        assert!(position(html, "Current version") < position(html, "Original"));
+        assert!(position(html, "<strong><code>Arc</code></strong>") < position(html, "Original"));
+        assert!(position(html, "<p>Use <code>Arc</code>.</p>") > position(html, "Original"));
+        assert!(html.contains("<a href=\"/u/bob\">bob</a>"));
+        assert!(html.contains(&format!("href=\"/t/{thread}#r{answer}\"")));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn others_see_no_edit_or_delete_controls_and_are_refused() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        let (thread, answer) = forum(&api).await;
+        api.create_user("carol", AccountRole::Member).await;
+        let mut carol = Browser::new(&api);
+        carol.sign_in("carol").await;
+        let page = carol.get(&format!("/t/{thread}")).await;
+        let html = text(&page);
+        for path in [
+            format!("/t/{thread}/edit"),
+            format!("/t/{thread}/delete"),
+            format!("/r/{answer}/edit"),
+            format!("/r/{answer}/delete"),
+        ] {
+            assert!(!html.contains(&format!("href=\"{path}\"")), "{path}");
+            let refused = carol.get(&path).await;
+            assert_eq!(refused.status, 403, "GET {path}");
+            assert!(text(&refused).contains("Not allowed"), "{path}");
+        }
+        assert!(!html.contains(">Lock</button>"));
+        for (path, fields) in [
+            (
+                format!("/t/{thread}/edit"),
+                vec![("title", "Taken over"), ("body", "x"), ("tags", "")],
+            ),
+            (format!("/r/{answer}/edit"), vec![("body", "Taken over")]),
+            (format!("/t/{thread}/delete"), vec![]),
+            (format!("/r/{answer}/delete"), vec![]),
+            (format!("/t/{thread}/lock"), vec![("locked", "true")]),
+        ] {
+            let refused = carol.post(&path, &fields).await;
+            assert_eq!(refused.status, 403, "POST {path}");
+            assert_layout(text(&refused));
+            assert!(text(&refused).contains("Not allowed"), "{path}");
+        }
+        // A visitor is sent to sign in first.
+        let mut visitor = Browser::new(&api);
+        let form = visitor.get(&format!("/t/{thread}/edit")).await;
+        assert_eq!(form.status, 303);
+        assert!(location(&form).starts_with("/login?next="));
+
+        // Forms without the right token are refused, even from the author.
+        let mut alice = Browser::new(&api);
+        alice.sign_in("alice").await;
+        let mut bob = Browser::new(&api);
+        bob.sign_in("bob").await;
+        for (by_alice, path, fields) in [
+            (
+                true,
+                format!("/t/{thread}/edit"),
+                vec![("title", "No token here"), ("body", "")],
+            ),
+            (
+                true,
+                format!("/t/{thread}/delete"),
+                vec![("csrf_token", "0123")],
+            ),
+            (true, format!("/t/{thread}/lock"), vec![("locked", "true")]),
+            (
+                false,
+                format!("/r/{answer}/edit"),
+                vec![("body", "No token here")],
+            ),
+            (
+                false,
+                format!("/r/{answer}/delete"),
+                vec![("csrf_token", "")],
+            ),
+        ] {
+            let who = if by_alice { &mut alice } else { &mut bob };
+            let refused = who.post_raw(&path, &fields).await;
+            assert_eq!(refused.status, 403, "{path}");
+            assert!(text(&refused).contains("Form expired"), "{path}");
+        }
+        let page = carol.get(&format!("/t/{thread}")).await;
+        let html = text(&page);
+        assert!(html.contains("How do I share a pool?") && html.contains("<code>Arc</code>"));
+        assert!(!html.contains("Taken over") && !html.contains("No token here"));
+        assert!(!html.contains("badge\">Locked<"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_asks_for_confirmation_and_hides_the_text() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        let (thread, answer) = forum(&api).await;
+        let mut bob = Browser::new(&api);
+        bob.sign_in("bob").await;
+        let page = bob.get(&format!("/t/{thread}")).await;
+        assert!(text(&page).contains(&format!("href=\"/r/{answer}/delete\"")));
+        let confirm = bob.get(&format!("/r/{answer}/delete")).await;
+        assert_eq!(confirm.status, 200);
+        let html = text(&confirm);
+        assert_layout(html);
+        assert!(html.contains("Delete this answer?"), "{html}");
+        assert!(html.contains(&format!("action=\"/r/{answer}/delete\"")));
+        assert!(html.contains(">Delete</button>"));
+        assert!(html.contains(&format!("href=\"/t/{thread}#r{answer}\">Cancel</a>")));
+        let deleted = bob.post(&format!("/r/{answer}/delete"), &[]).await;
+        assert_eq!(deleted.status, 303, "{}", text(&deleted));
+        assert_eq!(location(&deleted), format!("/t/{thread}#r{answer}"));
+        let page = bob.get(&format!("/t/{thread}")).await;
+        let html = text(&page);
+        assert!(html.contains("This answer was deleted."));
+        assert!(!html.contains("<code>Arc</code>"));
+        assert!(!html.contains(&format!("href=\"/r/{answer}/delete\"")));
+        assert_eq!(bob.get(&format!("/r/{answer}/delete")).await.status, 409);
+
+        // alice edits, then deletes her thread; the old versions go with it.
+        let mut alice = Browser::new(&api);
+        alice.sign_in("alice").await;
+        alice.get(&format!("/t/{thread}/edit")).await;
+        let saved = alice
+            .post(
+                &format!("/t/{thread}/edit"),
+                &[
+                    ("title", "How do I share a pool?"),
+                    ("body", "Second *words*."),
+                    ("tags", ""),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status, 303);
+        let confirm = alice.get(&format!("/t/{thread}/delete")).await;
+        assert_eq!(confirm.status, 200);
+        let html = text(&confirm);
+        assert!(html.contains("Delete this thread?"));
+        assert!(html.contains("How do I share a pool?"));
+        assert!(html.contains(&format!("href=\"/t/{thread}\">Cancel</a>")));
+        let deleted = alice.post(&format!("/t/{thread}/delete"), &[]).await;
+        assert_eq!(deleted.status, 303);
+        assert_eq!(location(&deleted), format!("/t/{thread}"));
+        let page = alice.get(&format!("/t/{thread}")).await;
+        let html = text(&page);
+        assert!(html.contains("This thread was deleted."));
+        assert!(!html.contains("<em>words</em>"));
+        assert!(!html.contains(&format!("href=\"/t/{thread}/edit\"")));
+        assert!(!html.contains(&format!("href=\"/t/{thread}/revisions\"")));
+        let history = alice.get(&format!("/t/{thread}/revisions")).await;
+        assert_eq!(history.status, 200);
+        let html = text(&history);
+        assert!(html.contains("This thread was deleted"));
+        assert!(!html.contains("<em>axum</em>") && !html.contains("<em>words</em>"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderators_lock_and_unlock_threads() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        forum(&api).await;
+        api.create_user("root", AccountRole::Admin).await;
+        // bob asks; alice moderates `rust`, which she made.
+        let bob_token = api.login("bob").await;
+        let asked = api
+            .call(
+                "POST",
+                "/api/v1/communities/rust/threads",
+                Some(&bob_token),
+                Some(json!({"title": "Bob's own question", "body": "Mine."})),
+            )
+            .await;
+        let thread = asked.body["id"].as_i64().expect("thread");
+        let thread_path = format!("/t/{thread}");
+        let lock = format!("/t/{thread}/lock");
+        let mut bob = Browser::new(&api);
+        bob.sign_in("bob").await;
+        let html = text(&bob.get(&thread_path).await).to_owned();
+        assert!(!html.contains(">Lock</button>"), "bob does not moderate");
+        assert!(html.contains(&format!("href=\"/t/{thread}/edit\"")));
+        assert_eq!(bob.post(&lock, &[("locked", "true")]).await.status, 403);
+
+        let mut root = Browser::new(&api);
+        root.sign_in("root").await;
+        assert!(
+            text(&root.get(&thread_path).await).contains(">Lock</button>"),
+            "admins moderate"
+        );
+
+        let mut alice = Browser::new(&api);
+        alice.sign_in("alice").await;
+        assert!(text(&alice.get(&thread_path).await).contains(">Lock</button>"));
+        assert_eq!(alice.post(&lock, &[("locked", "maybe")]).await.status, 400);
+        let locked = alice.post(&lock, &[("locked", "true")]).await;
+        assert_eq!(locked.status, 303, "{}", text(&locked));
+        assert_eq!(location(&locked), thread_path);
+        let html = text(&alice.get(&thread_path).await).to_owned();
+        assert!(html.contains("<span class=\"badge\">Locked</span>"));
+        assert!(html.contains(">Unlock</button>") && !html.contains(">Lock</button>"));
+
+        // Locked: bob's edit link goes, and an edit already under way keeps its draft.
+        let page = bob.get(&thread_path).await;
+        assert!(!text(&page).contains(&format!("href=\"/t/{thread}/edit\"")));
+        assert_eq!(bob.get(&format!("/t/{thread}/edit")).await.status, 409);
+        let refused = bob
+            .post(
+                &format!("/t/{thread}/edit"),
+                &[
+                    ("title", "Bob's own question"),
+                    ("body", "Late draft"),
+                    ("tags", ""),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 409);
+        assert!(text(&refused).contains("role=\"alert\""));
+        assert!(text(&refused).contains("Late draft"));
+
+        let unlocked = alice.post(&lock, &[("locked", "false")]).await;
+        assert_eq!(unlocked.status, 303);
+        let html = text(&alice.get(&thread_path).await).to_owned();
+        assert!(!html.contains("<span class=\"badge\">Locked</span>"));
+        assert!(html.contains(">Lock</button>"));
+        assert!(text(&bob.get(&thread_path).await).contains(&format!("href=\"/t/{thread}/edit\"")));
+    })
+    .await;
+}

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::auth::EmptyForm;
+use super::edit::{check_answer_edit, check_delete, check_thread_edit};
 use super::page::{Layout, Web, WebForm, WebResult, capitalized};
 use super::views::{date, datetime, person_url};
 use crate::db::types::ThreadKind;
@@ -40,6 +41,10 @@ struct ThreadTemplate {
     answers_html: String,
     answer_count: i64,
     draft: DraftState,
+    can_edit: bool,
+    can_delete: bool,
+    /// Lock and unlock: the community's moderators and staff.
+    can_lock: bool,
 }
 
 impl ThreadTemplate {
@@ -56,6 +61,8 @@ struct TreeContext<'a> {
     /// not on replies below them.
     can_accept: bool,
     locked: bool,
+    /// The viewer moderates the community (delete anyone's answer).
+    moderates: bool,
     draft: &'a DraftState,
 }
 
@@ -75,6 +82,22 @@ struct AnswerTemplate<'a> {
 impl AnswerTemplate<'_> {
     fn hidden(&self) -> bool {
         self.node.answer.deleted || self.node.answer.removed
+    }
+
+    fn can_edit(&self) -> bool {
+        check_answer_edit(&self.node.answer, self.cx.locked, self.cx.viewer_person).is_ok()
+    }
+
+    fn can_delete(&self) -> bool {
+        let a = &self.node.answer;
+        check_delete(
+            a.author_id,
+            self.hidden(),
+            self.cx.viewer_person,
+            self.cx.moderates,
+            "answer",
+        )
+        .is_ok()
     }
 }
 
@@ -120,6 +143,7 @@ pub async fn render(web: &Web, id: i64, status: StatusCode, draft: DraftState) -
             && !thread.deleted
             && (viewer_person == Some(thread.author_id) || community.viewer_moderates),
         locked: thread.locked,
+        moderates: community.viewer_moderates,
         draft: &draft,
     };
     let answers_html = render_tree(&tree, &cx)?;
@@ -148,6 +172,16 @@ pub async fn render(web: &Web, id: i64, status: StatusCode, draft: DraftState) -
         answers_html,
         answer_count: thread.answer_count,
         draft,
+        can_edit: check_thread_edit(thread, viewer_person).is_ok(),
+        can_delete: check_delete(
+            thread.author_id,
+            thread.deleted || thread.removed,
+            viewer_person,
+            community.viewer_moderates,
+            "thread",
+        )
+        .is_ok(),
+        can_lock: community.viewer_moderates && !thread.deleted,
         t,
     };
     Ok(web.render(status, &template))
