@@ -310,6 +310,28 @@ async fn members_sign_up_ask_answer_accept_and_find_it_again() {
         browser
             .audit(&format!("admin-{which}"), "the admin page")
             .await;
+
+        // Staff moderate every community: root locks the solved thread from its page; the
+        // moderation page and the public mod log show it.
+        browser.goto(&alpha.url(&thread_path)).await;
+        browser.click_button("Lock").await;
+        browser
+            .wait_for_text(".badges", "Locked", "the locked badge")
+            .await;
+        browser.goto(&alpha.url("/mod")).await;
+        browser
+            .wait_for_text("h1", "Moderation", "the moderation page")
+            .await;
+        browser
+            .audit(&format!("mod-{which}"), "the moderation page")
+            .await;
+        browser.goto(&alpha.url("/modlog")).await;
+        browser
+            .wait_for_text("main", "locked a thread", "the mod log")
+            .await;
+        browser
+            .audit(&format!("modlog-{which}"), "the mod log")
+            .await;
         browser.click_button("Sign out").await;
 
         alpha.stop().await.expect("alpha stops");

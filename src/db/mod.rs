@@ -305,6 +305,9 @@ pub(crate) fn schema_columns() -> Vec<(&'static str, Vec<&'static str>)> {
         answer_revisions,
         mentions,
         domain_blocks,
+        reports,
+        community_bans,
+        mod_log,
     )
 }
 

@@ -363,7 +363,7 @@ pub async fn close_report(
 
 /// A moderator removes a thread or an answer (`removed`), or restores it. The text is kept
 /// so that a restore brings it back; it federates as Delete with the reason as `summary`, and
-/// Undo of it.
+/// Undo of it. Returns the id of the thread concerned.
 pub async fn set_removed(
     db: &Db,
     settings: &Settings,
@@ -371,7 +371,7 @@ pub async fn set_removed(
     target: Content,
     removed: bool,
     reason: Option<&str>,
-) -> AppResult<()> {
+) -> AppResult<i64> {
     let reason = clean_reason(reason, false)?;
     crate::transaction!(db, |conn| {
         let (community_id, object_ap_id, author_id, mut new) = match target {
@@ -423,7 +423,7 @@ pub async fn set_removed(
             !removed,
         )
         .await?;
-        Ok::<_, AppError>(())
+        Ok::<_, AppError>(new.thread_id.unwrap_or_default())
     })
     .inspect(|_| outbox::wake())
 }
@@ -671,4 +671,24 @@ async fn log_views(conn: &mut DbConn<'_>, found: Vec<ModLogEntry>) -> AppResult<
             entry,
         })
         .collect())
+}
+
+/// Handles of the communities the session moderates, local ones first (staff: every
+/// community this instance knows), for the ban form.
+pub async fn moderated_communities(db: &Db, session: &Session) -> AppResult<Vec<String>> {
+    crate::with_conn!(db, |conn| {
+        let found: Vec<Community> = match moderated_scope(&mut conn, session).await? {
+            None => community::list(&mut conn, true, 1000).await?,
+            Some(ids) => community::read_many(&mut conn, &ids).await?,
+        };
+        let mut found: Vec<(bool, i64)> = found.iter().map(|c| (!c.local, c.id)).collect();
+        found.sort();
+        let handles = community_handles(&mut conn, found.iter().map(|(_, id)| *id)).await?;
+        Ok::<_, AppError>(
+            found
+                .into_iter()
+                .filter_map(|(_, id)| handles.get(&id).cloned())
+                .collect(),
+        )
+    })
 }

@@ -355,7 +355,7 @@ pub async fn lock(web: Web, Path(id): Path<i64>, WebForm(form): WebForm<LockForm
             );
         }
     };
-    threads::set_locked(&web.ctx.db, session, id, locked).await?;
+    threads::set_locked(&web.ctx.db, &web.ctx.settings, session, id, locked, None).await?;
     Ok(web.see_other(&format!("/t/{id}")))
 }
 

@@ -14,6 +14,7 @@ mod edit;
 mod follow;
 mod home;
 mod knowledge;
+mod moderation;
 pub mod page;
 mod person;
 mod search;
@@ -106,6 +107,24 @@ pub fn routes(ctx: &AppContext, auth_limit: AuthLimitLayer) -> Router<AppContext
         .route("/unanswered", get(knowledge::unanswered))
         .route("/tags", get(knowledge::tags))
         .route("/tags/{tag}", get(knowledge::tag))
+        .route("/t/{id}/report", post(moderation::report_thread))
+        .route("/r/{id}/report", post(moderation::report_answer))
+        .route("/t/{id}/remove", post(moderation::remove_thread))
+        .route("/t/{id}/restore", post(moderation::restore_thread))
+        .route("/r/{id}/remove", post(moderation::remove_answer))
+        .route("/r/{id}/restore", post(moderation::restore_answer))
+        .route("/mod", get(moderation::page))
+        .route(
+            "/mod/reports/{id}/resolve",
+            post(moderation::resolve_report),
+        )
+        .route(
+            "/mod/reports/{id}/dismiss",
+            post(moderation::dismiss_report),
+        )
+        .route("/mod/bans", post(moderation::ban))
+        .route("/mod/bans/lift", post(moderation::lift_ban))
+        .route("/modlog", get(moderation::mod_log))
         .route("/static/{file}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),

@@ -1331,3 +1331,157 @@ async fn moderators_lock_and_unlock_threads() {
     })
     .await;
 }
+
+/// Issue #10 through the pages (#9's moderation page): a member reports an answer from the
+/// thread page; its community's moderator sees it on `/mod`, removes the answer from there
+/// (the thread page then says so), bans its author with a date (their answer form post gets
+/// the 403 page naming the ban), lifts the ban, restores the answer and resolves the report;
+/// `/modlog` shows the actions to anyone, and `/mod` is refused to members who moderate
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderators_handle_reports_removals_and_bans_through_the_pages() {
+    for_each_backend(async |db| {
+        let api = TestApi::new(db, test_settings()).await;
+        let (thread, answer) = forum(&api).await;
+        api.create_user("carl", AccountRole::Member).await;
+
+        let mut carl = Browser::new(&api);
+        carl.sign_in("carl").await;
+        let page = carl.get(&format!("/t/{thread}")).await;
+        let html = text(&page);
+        assert!(
+            html.contains(&format!("action=\"/r/{answer}/report\"")),
+            "a report form"
+        );
+        assert!(
+            !html.contains(&format!("action=\"/r/{answer}/remove\"")),
+            "no remove for members"
+        );
+        let sent = carl
+            .post(
+                &format!("/r/{answer}/report"),
+                &[("reason", "Copied from <b>elsewhere</b>")],
+            )
+            .await;
+        assert_eq!(sent.status, 200, "{}", text(&sent));
+        assert!(text(&sent).contains("Report sent"));
+        let refused = carl.get("/mod").await;
+        assert_eq!(refused.status, 403, "carl moderates nothing");
+
+        // alice made `rust`, so she moderates it.
+        let mut alice = Browser::new(&api);
+        alice.sign_in("alice").await;
+        let queue = alice.get("/mod").await;
+        assert_eq!(queue.status, 200);
+        let html = text(&queue);
+        assert_layout(html);
+        assert!(
+            html.contains("Copied from &#60;b&#62;elsewhere&#60;/b&#62;"),
+            "the reason, escaped: {html}"
+        );
+        assert!(html.contains("reported by carl"), "{html}");
+        let report_id = html
+            .split("action=\"/mod/reports/")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .expect("a resolve form")
+            .to_owned();
+        let removed = alice
+            .post(
+                &format!("/r/{answer}/remove"),
+                &[("reason", "Plagiarism"), ("next", "/mod")],
+            )
+            .await;
+        assert_eq!((removed.status.as_u16(), location(&removed)), (303, "/mod"));
+        let shown = alice.get(&format!("/t/{thread}")).await;
+        assert!(text(&shown).contains("This answer was removed by a moderator."));
+        assert!(
+            !text(&shown).contains("Use <code>Arc</code>"),
+            "the text is hidden"
+        );
+        assert!(text(&shown).contains(&format!("action=\"/r/{answer}/restore\"")));
+        let queue = alice.get("/mod").await;
+        assert!(
+            text(&queue).contains(&format!("action=\"/r/{answer}/restore\"")),
+            "listed as removed"
+        );
+
+        // A ban until a date; bob's answer is refused with the reason.
+        let banned = alice
+            .post(
+                "/mod/bans",
+                &[
+                    ("community", "rust"),
+                    ("person", "bob"),
+                    ("reason", "Plagiarism"),
+                    ("until", "2999-12-31"),
+                ],
+            )
+            .await;
+        assert_eq!(banned.status, 303, "{}", text(&banned));
+        let mut bob = Browser::new(&api);
+        bob.sign_in("bob").await;
+        bob.get(&format!("/t/{thread}")).await;
+        let answer_form = bob
+            .post(&format!("/t/{thread}/answers"), &[("body", "Again")])
+            .await;
+        assert_eq!(answer_form.status, 403);
+        assert!(
+            text(&answer_form).contains("banned from this community until 2999-12-31"),
+            "{}",
+            text(&answer_form)
+        );
+        let bad_date = {
+            alice.get("/mod").await;
+            alice
+                .post(
+                    "/mod/bans",
+                    &[
+                        ("community", "rust"),
+                        ("person", "bob"),
+                        ("reason", "x"),
+                        ("until", "soon"),
+                    ],
+                )
+                .await
+        };
+        assert_eq!(bad_date.status, 422);
+        alice.get("/mod").await;
+        let lifted = alice
+            .post(
+                "/mod/bans/lift",
+                &[("community", "rust"), ("person", "bob")],
+            )
+            .await;
+        assert_eq!(lifted.status, 303);
+        alice.get("/mod").await;
+        let restored = alice.post(&format!("/r/{answer}/restore"), &[]).await;
+        assert_eq!(location(&restored), format!("/t/{thread}#r{answer}"));
+        alice.get("/mod").await;
+        let resolved = alice
+            .post(&format!("/mod/reports/{report_id}/resolve"), &[])
+            .await;
+        assert_eq!(resolved.status, 303);
+        let queue = alice.get("/mod?done=resolved").await;
+        assert!(text(&queue).contains("No open reports."));
+
+        // The log, for anyone.
+        let log = Browser::new(&api).get("/modlog?community=rust").await;
+        assert_eq!(log.status, 200);
+        let html = text(&log);
+        for action in [
+            "removed an answer",
+            "banned",
+            "lifted the ban on",
+            "restored an answer",
+            "resolved a report",
+        ] {
+            assert!(html.contains(action), "{action} in the log: {html}");
+        }
+        assert!(html.contains("Plagiarism"));
+        let anonymous = Browser::new(&api).get("/mod").await;
+        assert_eq!(anonymous.status, 303, "to the sign-in page");
+        assert!(location(&anonymous).starts_with("/login"));
+    })
+    .await;
+}

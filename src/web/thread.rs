@@ -39,6 +39,7 @@ struct ThreadTemplate {
     can_vote: bool,
     signed_in: bool,
     answers_html: String,
+    thread_moderation_html: String,
     answer_count: i64,
     draft: DraftState,
     can_edit: bool,
@@ -75,6 +76,7 @@ struct AnswerTemplate<'a> {
     published: String,
     published_at: String,
     children_html: String,
+    moderation_html: String,
     can_vote: bool,
     draft_here: bool,
 }
@@ -101,6 +103,27 @@ impl AnswerTemplate<'_> {
     }
 }
 
+#[derive(Template)]
+#[template(path = "moderate_post.html")]
+struct ModeratePostTemplate<'a> {
+    /// `t` for a thread, `r` for an answer: the URL prefix of its forms.
+    kind: &'a str,
+    id: i64,
+    /// How the controls name the post ("thread", "answer by ann").
+    what: &'a str,
+    csrf: &'a str,
+    can_report: bool,
+    moderates: bool,
+    removed: bool,
+    deleted: bool,
+}
+
+/// The report form for signed-in members other than the author, and remove or restore for
+/// moderators.
+fn moderation_controls(template: &ModeratePostTemplate<'_>) -> Result<String, AppError> {
+    template.render().map_err(AppError::internal)
+}
+
 /// Renders answers bottom-up: askama templates cannot include themselves.
 fn render_tree(nodes: &[AnswerNode], cx: &TreeContext<'_>) -> Result<String, AppError> {
     if nodes.is_empty() {
@@ -109,7 +132,20 @@ fn render_tree(nodes: &[AnswerNode], cx: &TreeContext<'_>) -> Result<String, App
     let mut html = String::from("<ol class=\"answers\">");
     for node in nodes {
         let a = &node.answer;
+        let what = format!("answer by {}", node.author_handle);
         let template = AnswerTemplate {
+            moderation_html: moderation_controls(&ModeratePostTemplate {
+                kind: "r",
+                id: a.id,
+                what: &what,
+                csrf: cx.csrf_token,
+                can_report: cx
+                    .viewer_person
+                    .is_some_and(|p| p != a.author_id && !a.deleted && !a.removed),
+                moderates: cx.moderates,
+                removed: a.removed,
+                deleted: a.deleted,
+            })?,
             children_html: render_tree(&node.children, cx)?,
             author_url: person_url(&node.author_handle, None),
             published: date(&a.published),
@@ -151,12 +187,26 @@ pub async fn render(web: &Web, id: i64, status: StatusCode, draft: DraftState) -
         .then(|| url::Url::parse(&thread.ap_id).ok())
         .flatten()
         .and_then(|u| u.host_str().map(str::to_owned));
-    let title = if thread.deleted || thread.removed {
+    let title = if thread.removed {
+        "Removed thread".to_owned()
+    } else if thread.deleted {
         "Deleted thread".to_owned()
     } else {
         thread.title.clone()
     };
+    let thread_moderation_html = moderation_controls(&ModeratePostTemplate {
+        kind: "t",
+        id: thread.id,
+        what: "thread",
+        csrf: web.csrf_token(),
+        can_report: viewer_person
+            .is_some_and(|p| p != thread.author_id && !thread.deleted && !thread.removed),
+        moderates: community.viewer_moderates,
+        removed: thread.removed,
+        deleted: thread.deleted,
+    })?;
     let template = ThreadTemplate {
+        thread_moderation_html,
         layout: web.layout(title),
         author_url: person_url(&t.author_handle, None),
         community_title: community.community.title.clone(),
