@@ -182,6 +182,37 @@ pub async fn eventually_within(
     last
 }
 
+/// `member` follows the community `handle` of `home` (resolved by handle) and waits until
+/// the follow is accepted; returns its handle on `member`'s instance (`name@domain`).
+pub async fn follow_remote(member: &Member, handle: &str, home: &TestInstance) -> String {
+    let resolved = member
+        .ok(
+            reqwest::Method::GET,
+            &format!("/resolve?q=!{handle}@{}", home.domain()),
+            None,
+        )
+        .await;
+    assert_eq!(resolved["type"], "community", "{resolved}");
+    assert_eq!(resolved["local"], false);
+    let remote_handle = resolved["handle"].as_str().expect("handle").to_owned();
+    assert_eq!(remote_handle, format!("{handle}@{}", home.domain()));
+    let (status, state) = member
+        .post(
+            &format!("/communities/{remote_handle}/follow"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert!(status == 200 || status == 201, "{status} {state}");
+    eventually(
+        member,
+        &format!("/communities/{remote_handle}"),
+        "the follow is accepted",
+        |c| c["follow_state"] == "accepted",
+    )
+    .await;
+    remote_handle
+}
+
 /// The thread on `member`'s instance whose `ap_id` is `ap_id`, found through its community.
 pub async fn thread_by_ap_id(member: &Member, community: &str, ap_id: &str) -> serde_json::Value {
     thread_by_ap_id_within(member, community, ap_id, PATIENCE).await

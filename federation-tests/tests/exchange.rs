@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use federation_tests::{
-    Backend, Member, TestInstance, backends, eventually, eventually_within, thread_by_ap_id,
-    thread_by_ap_id_within,
+    Backend, Member, TestInstance, backends, eventually, eventually_within, follow_remote,
+    thread_by_ap_id, thread_by_ap_id_within,
 };
 
 /// A delivery that failed is retried after about 10 s, then 20 s (with jitter): enough
@@ -13,32 +13,6 @@ use federation_tests::{
 const RESTART_PATIENCE: Duration = Duration::from_secs(90);
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn follow_remote(member: &Member, handle: &str, home: &TestInstance) -> String {
-    let resolved = member
-        .ok(
-            Method::GET,
-            &format!("/resolve?q=!{handle}@{}", home.domain()),
-            None,
-        )
-        .await;
-    assert_eq!(resolved["type"], "community", "{resolved}");
-    assert_eq!(resolved["local"], false);
-    let remote_handle = resolved["handle"].as_str().expect("handle").to_owned();
-    assert_eq!(remote_handle, format!("{handle}@{}", home.domain()));
-    let (status, state) = member
-        .post(&format!("/communities/{remote_handle}/follow"), json!({}))
-        .await;
-    assert!(status == 200 || status == 201, "{status} {state}");
-    eventually(
-        member,
-        &format!("/communities/{remote_handle}"),
-        "the follow is accepted",
-        |c| c["follow_state"] == "accepted",
-    )
-    .await;
-    remote_handle
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_exchange_a_whole_question() {

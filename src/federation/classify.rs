@@ -87,8 +87,16 @@ pub enum Action {
     },
     Create(Object),
     Update(Object),
+    /// With a `summary` (even empty) it is a moderator's removal, as Lemmy sends it; an
+    /// author's own delete has none (spec §6.3).
     Delete {
         object: Url,
+        moderator_reason: Option<String>,
+    },
+    /// Lemmy's and Mbin's thread lock.
+    Lock {
+        object: Url,
+        reason: Option<String>,
     },
     /// `Like` and PieFed's `EmojiReact` count +1, `Dislike` −1.
     Vote {
@@ -99,7 +107,8 @@ pub enum Action {
     ChooseAnswer {
         object: Url,
     },
-    /// Only Follow, Vote and ChooseAnswer are undone; other undos are `Inbound::Ignored`.
+    /// Only Follow, Vote, ChooseAnswer, a moderator's Delete and Lock are undone; other undos
+    /// are `Inbound::Ignored`.
     Undo(Box<Activity>),
     /// An embedded activity relayed by a group, or an embedded object shared (the Mastodon
     /// compatibility Announce).
@@ -177,8 +186,10 @@ fn classify_at(value: &Value, depth: usize) -> Result<Inbound, Refusal> {
     let kind = type_of(value, "the document")?;
     match kind {
         "Follow" | "Accept" | "Reject" | "Create" | "Update" | "Delete" | "Like" | "Dislike"
-        | "EmojiReact" | "ChooseAnswer" | "Undo" | "Announce" => activity(value, kind, depth),
-        "Flag" | "Lock" | "Block" | "Add" | "Remove" | "Move" | "Resolve" | "Warn" => {
+        | "EmojiReact" | "ChooseAnswer" | "Undo" | "Announce" | "Lock" => {
+            activity(value, kind, depth)
+        }
+        "Flag" | "Block" | "Add" | "Remove" | "Move" | "Resolve" | "Warn" => {
             // Checked like any activity so garbage is still refused, then left alone.
             link_field(value, "id", kind)?;
             link_field(value, "actor", kind)?;
@@ -214,10 +225,17 @@ fn classify_at(value: &Value, depth: usize) -> Result<Inbound, Refusal> {
     }
 }
 
+/// A moderator's reason: `summary` as text (Lemmy), capped; `None` when absent or not text.
+fn summary(value: &Value) -> Option<String> {
+    value
+        .get("summary")
+        .and_then(Value::as_str)
+        .map(|s| s.chars().take(1000).collect())
+}
+
 fn ignored_reason(kind: &str) -> &'static str {
     match kind {
         "Flag" => "reports from other instances are not taken yet",
-        "Lock" => "thread locks are not federated in yet",
         "Block" => "bans from other instances are not applied",
         "Add" | "Remove" => "moderator and featured lists are not synchronized",
         "Move" => "moves between communities are not followed",
@@ -250,6 +268,11 @@ fn activity(value: &Value, kind: &str, depth: usize) -> Result<Inbound, Refusal>
         },
         "Delete" => Action::Delete {
             object: object_link(object, kind)?,
+            moderator_reason: summary(value),
+        },
+        "Lock" => Action::Lock {
+            object: object_link(object, kind)?,
+            reason: summary(value).filter(|r| !r.is_empty()),
         },
         "Like" | "EmojiReact" => Action::Vote {
             score: 1,
@@ -323,13 +346,16 @@ fn activity(value: &Value, kind: &str, depth: usize) -> Result<Inbound, Refusal>
                 ));
             };
             let inner = type_of(object, "the object of the Undo")?;
-            if !matches!(
-                inner,
-                "Follow" | "Like" | "Dislike" | "EmojiReact" | "ChooseAnswer"
-            ) {
+            let moderator_delete = inner == "Delete" && object.get("summary").is_some();
+            if !(moderator_delete
+                || matches!(
+                    inner,
+                    "Follow" | "Like" | "Dislike" | "EmojiReact" | "ChooseAnswer" | "Lock"
+                ))
+            {
                 return Ok(ignored(
                     &format!("Undo({inner})"),
-                    "only follows, votes and accepted answers are undone",
+                    "only follows, votes, accepted answers, locks and moderators' removals are undone",
                 ));
             }
             match classify_at(object, depth + 1)? {
@@ -384,6 +410,7 @@ fn action_name(action: &Action) -> &'static str {
         Action::Create(_) => "Create",
         Action::Update(_) => "Update",
         Action::Delete { .. } => "Delete",
+        Action::Lock { .. } => "Lock",
         Action::Vote { .. } => "vote",
         Action::ChooseAnswer { .. } => "ChooseAnswer",
         Action::Undo(_) => "Undo",
@@ -880,6 +907,56 @@ mod tests {
             accepted_action(&create),
             Action::Create(Object::Embedded(Document::Post(_)))
         ));
+    }
+
+    /// Spec §6.3: a Delete with `summary` is a moderator's removal (undoable), one without
+    /// is the author's own (not undoable: its text is gone); Lock and its Undo are read.
+    #[test]
+    fn moderators_removals_and_locks_are_told_from_authors_deletes() {
+        let activity = |kind: &str, extra: Value| {
+            let mut value = json!({"id": format!("https://a.example/{kind}/1"), "type": kind,
+                                   "actor": "https://a.example/u/mod", "object": "https://a.example/t/1"});
+            if let (Value::Object(map), Value::Object(more)) = (&mut value, extra) {
+                map.extend(more);
+            }
+            value
+        };
+        let undo = |object: Value| {
+            json!({"id": "https://a.example/undo/1", "type": "Undo",
+                   "actor": "https://a.example/u/mod", "object": object})
+        };
+        assert!(matches!(
+            accepted_action(&activity("Delete", json!({"summary": "Spam"}))),
+            Action::Delete { moderator_reason: Some(reason), .. } if reason == "Spam"
+        ));
+        assert!(matches!(
+            accepted_action(&activity("Delete", json!({}))),
+            Action::Delete {
+                moderator_reason: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            accepted_action(&activity("Lock", json!({"summary": "Answered"}))),
+            Action::Lock { reason: Some(reason), .. } if reason == "Answered"
+        ));
+        assert!(matches!(
+            accepted_action(&undo(activity("Lock", json!({})))),
+            Action::Undo(undone) if matches!(undone.action, Action::Lock { .. })
+        ));
+        assert!(matches!(
+            accepted_action(&undo(activity("Delete", json!({"summary": ""})))),
+            Action::Undo(undone)
+                if matches!(&undone.action, Action::Delete { moderator_reason: Some(r), .. } if r.is_empty())
+        ));
+        assert!(matches!(
+            classify(&undo(activity("Delete", json!({})))),
+            Ok(Inbound::Ignored { .. })
+        ));
+        assert_eq!(
+            code(&activity("Lock", json!({"object": Value::Null}))),
+            "missing_object"
+        );
     }
 
     #[test]

@@ -113,7 +113,17 @@ async fn apply(
         Action::Create(object) | Action::Update(object) => {
             on_create_or_update(raw, actor, object, via, data).await
         }
-        Action::Delete { object } => on_delete(raw, actor, object, via, data).await,
+        Action::Delete {
+            object,
+            moderator_reason: None,
+        } => on_delete(raw, actor, object, via, data).await,
+        Action::Delete {
+            object,
+            moderator_reason: Some(reason),
+        } => on_removal(raw, actor, object, true, reason, via, data).await,
+        Action::Lock { object, reason } => {
+            on_lock(raw, actor, object, true, reason.as_deref(), via, data).await
+        }
         Action::Vote { score, object } => on_vote(raw, actor, object, *score, via, data).await,
         Action::ChooseAnswer { object } => {
             on_choose_answer(raw, actor, object, true, via, data).await
@@ -663,6 +673,61 @@ async fn on_delete(
     remote::delete(&data.db, &data.settings, &group, target, &person, announce).await
 }
 
+/// A moderator's removal (`Delete` with `summary`), or with `removed` false its `Undo`.
+async fn on_removal(
+    activity: &Value,
+    actor: &Url,
+    object: &Url,
+    removed: bool,
+    reason: &str,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<()> {
+    let Some((target, group, moderator)) = acting_on(object, actor, via, data).await? else {
+        return Ok(());
+    };
+    remote::set_removed(
+        &data.db,
+        &data.settings,
+        &group,
+        target,
+        &moderator,
+        removed,
+        Some(reason).filter(|r| !r.is_empty()),
+        to_announce(activity, via),
+    )
+    .await
+}
+
+/// `Lock` of a thread, or with `locked` false its `Undo`.
+async fn on_lock(
+    activity: &Value,
+    actor: &Url,
+    object: &Url,
+    locked: bool,
+    reason: Option<&str>,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<()> {
+    let Some((Content::Thread(found), group, moderator)) =
+        acting_on(object, actor, via, data).await?
+    else {
+        // Lemmy 0.19 locks posts only; a lock of an answer changes nothing here.
+        return Ok(());
+    };
+    remote::set_locked(
+        &data.db,
+        &data.settings,
+        &group,
+        &found,
+        &moderator,
+        locked,
+        reason,
+        to_announce(activity, via),
+    )
+    .await
+}
+
 /// A vote, or with `score` 0 (from `Undo`) its withdrawal.
 async fn on_vote(
     activity: &Value,
@@ -744,7 +809,15 @@ async fn on_undo(
         Action::ChooseAnswer { object } => {
             on_choose_answer(activity, actor, object, false, via, data).await
         }
-        // The classifier wraps nothing else in an Undo.
+        Action::Delete {
+            object,
+            moderator_reason: Some(reason),
+        } => on_removal(activity, actor, object, false, reason, via, data).await,
+        Action::Lock { object, .. } => {
+            on_lock(activity, actor, object, false, None, via, data).await
+        }
+        // The classifier wraps nothing else in an Undo (an author's own delete cannot be
+        // undone: its text is gone).
         _ => Ok(()),
     }
 }

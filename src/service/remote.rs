@@ -9,10 +9,11 @@ use crate::db::answer::{self, Answer, AnswerInsertForm};
 use crate::db::community::Community;
 use crate::db::person::Person;
 use crate::db::thread::{self, Thread, ThreadInsertForm};
-use crate::db::types::{CommunityKind, FollowState, ThreadKind, Visibility};
+use crate::db::types::{CommunityKind, FollowState, ModAction, ThreadKind, Visibility};
 use crate::db::{Db, community_follow, community_moderator, revision, tag, vote};
 use crate::error::{AppError, AppResult};
 use crate::federation::{activities, outbox};
+use crate::service::moderation;
 use crate::service::threads::{BODY_MAX_CHARS, MAX_DEPTH, MAX_TAGS, VoteTarget};
 use crate::settings::Settings;
 
@@ -349,6 +350,108 @@ pub async fn set_accepted(
 pub enum Content {
     Thread(Thread),
     Answer(Answer),
+}
+
+/// A remote moderator removes (or restores) a thread or an answer: hidden with its text
+/// kept, logged in our mod log under their name, and announced when the group is ours.
+#[allow(clippy::too_many_arguments)]
+pub async fn set_removed(
+    db: &Db,
+    settings: &Settings,
+    group: &Community,
+    target: Content,
+    moderator: &Person,
+    removed: bool,
+    reason: Option<&str>,
+    activity: Option<&Value>,
+) -> AppResult<()> {
+    let result = crate::transaction!(db, |conn| {
+        if !moderates(&mut conn, group, moderator).await? {
+            return Err(refused(
+                "moderator_required",
+                "only the community's moderators may remove or restore posts",
+            ));
+        }
+        let (action, thread_id, answer_id, author_id) = match &target {
+            Content::Thread(t) => {
+                if t.deleted || t.removed == removed {
+                    return Ok(());
+                }
+                thread::set_removed(&mut conn, t.id, removed).await?;
+                let action = if removed {
+                    ModAction::RemoveThread
+                } else {
+                    ModAction::RestoreThread
+                };
+                (action, t.id, None, t.author_id)
+            }
+            Content::Answer(a) => {
+                if a.deleted || a.removed == removed {
+                    return Ok(());
+                }
+                thread::read_for_update(&mut conn, a.thread_id).await?;
+                answer::set_removed(&mut conn, a.id, removed).await?;
+                thread::refresh_answer_counts(&mut conn, a.thread_id).await?;
+                let action = if removed {
+                    ModAction::RemoveAnswer
+                } else {
+                    ModAction::RestoreAnswer
+                };
+                (action, a.thread_id, Some(a.id), a.author_id)
+            }
+        };
+        let mut entry = moderation::log_entry(group.id, moderator, action);
+        entry.thread_id = Some(thread_id);
+        entry.answer_id = answer_id;
+        entry.person_id = Some(author_id);
+        entry.reason = reason.map(str::to_owned);
+        moderation::log(&mut conn, entry).await?;
+        announce_if_local(&mut conn, settings, group, activity).await?;
+        Ok::<_, AppError>(())
+    });
+    outbox::wake();
+    result
+}
+
+/// A remote moderator locks (or unlocks) a thread; logged and announced like a removal.
+#[allow(clippy::too_many_arguments)]
+pub async fn set_locked(
+    db: &Db,
+    settings: &Settings,
+    group: &Community,
+    found: &Thread,
+    moderator: &Person,
+    locked: bool,
+    reason: Option<&str>,
+    activity: Option<&Value>,
+) -> AppResult<()> {
+    let result = crate::transaction!(db, |conn| {
+        if !moderates(&mut conn, group, moderator).await? {
+            return Err(refused(
+                "moderator_required",
+                "only the community's moderators may lock threads",
+            ));
+        }
+        let current = thread::read_for_update(&mut conn, found.id).await?;
+        if current.deleted || current.locked == locked {
+            return Ok(());
+        }
+        thread::set_locked(&mut conn, found.id, locked).await?;
+        let action = if locked {
+            ModAction::LockThread
+        } else {
+            ModAction::UnlockThread
+        };
+        let mut entry = moderation::log_entry(group.id, moderator, action);
+        entry.thread_id = Some(found.id);
+        entry.person_id = Some(found.author_id);
+        entry.reason = reason.map(str::to_owned);
+        moderation::log(&mut conn, entry).await?;
+        announce_if_local(&mut conn, settings, group, activity).await?;
+        Ok::<_, AppError>(())
+    });
+    outbox::wake();
+    result
 }
 
 /// A `Delete` by the author, or (with the group's authority) a moderator.
