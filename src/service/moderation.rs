@@ -8,11 +8,13 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 
+use crate::db::answer::{self, Answer};
 use crate::db::community::{self, Community};
 use crate::db::moderation::{self as rows, CommunityBan, ModLogEntry, NewModLogEntry, Report};
 use crate::db::person::Person;
+use crate::db::thread::{self, Thread};
 use crate::db::types::{ModAction, ReportStatus, Visibility};
-use crate::db::{Db, DbConn, answer, community_moderator, instance, thread};
+use crate::db::{Db, DbConn, community_moderator, instance};
 use crate::error::{AppError, AppResult};
 use crate::federation::activities;
 use crate::federation::outbox::{self, new_activity_id};
@@ -68,7 +70,7 @@ pub struct LogView {
     pub thread_title: Option<String>,
 }
 
-fn clean_reason(reason: Option<&str>, required: bool) -> AppResult<Option<String>> {
+pub(crate) fn clean_reason(reason: Option<&str>, required: bool) -> AppResult<Option<String>> {
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     match reason {
         None if required => Err(AppError::unprocessable(
@@ -121,20 +123,6 @@ async fn moderated_scope(conn: &mut DbConn<'_>, session: &Session) -> AppResult<
     Ok(Some(ids))
 }
 
-/// Whether the session moderates anything at all (the web UI shows the link then).
-pub async fn moderates_anything(db: &Db, session: &Session) -> AppResult<bool> {
-    if session.is_staff() {
-        return Ok(true);
-    }
-    crate::with_conn!(db, |conn| {
-        Ok::<_, AppError>(
-            !community_moderator::moderated_by(&mut conn, session.person.id)
-                .await?
-                .is_empty(),
-        )
-    })
-}
-
 /// Refuses a person banned from the community (a ban in force: expired ones are over).
 pub(crate) async fn ensure_not_banned(
     conn: &mut DbConn<'_>,
@@ -160,7 +148,12 @@ pub(crate) async fn ensure_not_banned(
     ))
 }
 
-fn entry(community_id: i64, moderator: &Person, action: ModAction) -> NewModLogEntry {
+/// A log entry saying `moderator` did `action` in a community; callers add what it concerns.
+pub(crate) fn log_entry(
+    community_id: i64,
+    moderator: &Person,
+    action: ModAction,
+) -> NewModLogEntry {
     NewModLogEntry {
         community_id: Some(community_id),
         moderator_id: Some(moderator.id),
@@ -174,18 +167,9 @@ fn entry(community_id: i64, moderator: &Person, action: ModAction) -> NewModLogE
     }
 }
 
-/// Writes a mod log entry (for actions other services take: locking, moderators).
+/// Writes a mod log entry (for actions other services take: adding moderators).
 pub(crate) async fn log(conn: &mut DbConn<'_>, new: NewModLogEntry) -> AppResult<ModLogEntry> {
     Ok(rows::log(conn, &new).await?)
-}
-
-/// Logs that `moderator` did `action` in a community (no target person or content).
-pub(crate) fn log_entry(
-    community_id: i64,
-    moderator: &Person,
-    action: ModAction,
-) -> NewModLogEntry {
-    entry(community_id, moderator, action)
 }
 
 /// A member reports a thread or an answer to the community's moderators. Reporting the same
@@ -352,7 +336,7 @@ pub async fn close_report(
                     format!("report {id} was already resolved or dismissed"),
                 )
             })?;
-        let mut new = entry(found.community_id, &session.person, action);
+        let mut new = log_entry(found.community_id, &session.person, action);
         new.thread_id = Some(found.thread_id);
         new.answer_id = found.answer_id;
         new.reason = Some(found.reason.clone());
@@ -374,45 +358,41 @@ pub async fn set_removed(
 ) -> AppResult<i64> {
     let reason = clean_reason(reason, false)?;
     crate::transaction!(db, |conn| {
-        let (community_id, object_ap_id, author_id, mut new) = match target {
+        let (group, object_ap_id, thread_id) = match target {
             Content::Thread(id) => {
                 let (found, group) = visible_thread(&mut conn, Some(session), id).await?;
                 require_moderator(&mut conn, session, group.id).await?;
                 refuse_if_deleted(found.deleted, "thread")?;
                 check_state(found.removed, removed, "thread")?;
-                thread::set_removed(&mut conn, found.id, removed).await?;
-                let action = if removed {
-                    ModAction::RemoveThread
-                } else {
-                    ModAction::RestoreThread
-                };
-                let mut new = entry(group.id, &session.person, action);
-                new.thread_id = Some(found.id);
-                (group.id, found.ap_id, found.author_id, new)
+                apply_removal(
+                    &mut conn,
+                    group.id,
+                    &session.person,
+                    Post::Thread(&found),
+                    removed,
+                    reason.clone(),
+                )
+                .await?;
+                (group, found.ap_id, found.id)
             }
             Content::Answer(id) => {
                 let (found, parent) = visible_answer(&mut conn, Some(session), id).await?;
                 require_moderator(&mut conn, session, parent.community_id).await?;
                 refuse_if_deleted(found.deleted, "answer")?;
                 check_state(found.removed, removed, "answer")?;
-                thread::read_for_update(&mut conn, parent.id).await?;
-                answer::set_removed(&mut conn, found.id, removed).await?;
-                thread::refresh_answer_counts(&mut conn, parent.id).await?;
-                let action = if removed {
-                    ModAction::RemoveAnswer
-                } else {
-                    ModAction::RestoreAnswer
-                };
-                let mut new = entry(parent.community_id, &session.person, action);
-                new.thread_id = Some(parent.id);
-                new.answer_id = Some(found.id);
-                (parent.community_id, found.ap_id, found.author_id, new)
+                apply_removal(
+                    &mut conn,
+                    parent.community_id,
+                    &session.person,
+                    Post::Answer(&found),
+                    removed,
+                    reason.clone(),
+                )
+                .await?;
+                let group = community::read(&mut conn, parent.community_id).await?;
+                (group, found.ap_id, parent.id)
             }
         };
-        new.person_id = Some(author_id);
-        new.reason = reason.clone();
-        rows::log(&mut conn, &new).await?;
-        let group = community::read(&mut conn, community_id).await?;
         activities::moderator_removed(
             &mut conn,
             settings,
@@ -423,9 +403,81 @@ pub async fn set_removed(
             !removed,
         )
         .await?;
-        Ok::<_, AppError>(new.thread_id.unwrap_or_default())
+        Ok::<_, AppError>(thread_id)
     })
     .inspect(|_| outbox::wake())
+}
+
+/// A thread or an answer, as read, for the changes moderators make to it.
+pub(crate) enum Post<'a> {
+    Thread(&'a Thread),
+    Answer(&'a Answer),
+}
+
+/// Hides (or shows again) a post, refreshes its thread's counts and logs it: the one place a
+/// removal changes rows, whether the moderator is ours or a remote one. The caller has
+/// checked the moderator and that the state changes.
+pub(crate) async fn apply_removal(
+    conn: &mut DbConn<'_>,
+    community_id: i64,
+    moderator: &Person,
+    post: Post<'_>,
+    removed: bool,
+    reason: Option<String>,
+) -> AppResult<()> {
+    let (action, thread_id, answer_id, author_id) = match post {
+        Post::Thread(t) => {
+            thread::set_removed(conn, t.id, removed).await?;
+            let action = if removed {
+                ModAction::RemoveThread
+            } else {
+                ModAction::RestoreThread
+            };
+            (action, t.id, None, t.author_id)
+        }
+        Post::Answer(a) => {
+            thread::read_for_update(conn, a.thread_id).await?;
+            answer::set_removed(conn, a.id, removed).await?;
+            thread::refresh_answer_counts(conn, a.thread_id).await?;
+            let action = if removed {
+                ModAction::RemoveAnswer
+            } else {
+                ModAction::RestoreAnswer
+            };
+            (action, a.thread_id, Some(a.id), a.author_id)
+        }
+    };
+    let mut new = log_entry(community_id, moderator, action);
+    new.thread_id = Some(thread_id);
+    new.answer_id = answer_id;
+    new.person_id = Some(author_id);
+    new.reason = reason;
+    rows::log(conn, &new).await?;
+    Ok(())
+}
+
+/// Locks (or unlocks) a thread and logs it, for our moderators and remote ones alike. The
+/// caller has checked the moderator and that the state changes.
+pub(crate) async fn apply_lock(
+    conn: &mut DbConn<'_>,
+    community_id: i64,
+    moderator: &Person,
+    found: &Thread,
+    locked: bool,
+    reason: Option<String>,
+) -> AppResult<Thread> {
+    let changed = thread::set_locked(conn, found.id, locked).await?;
+    let action = if locked {
+        ModAction::LockThread
+    } else {
+        ModAction::UnlockThread
+    };
+    let mut new = log_entry(community_id, moderator, action);
+    new.thread_id = Some(found.id);
+    new.person_id = Some(found.author_id);
+    new.reason = reason;
+    rows::log(conn, &new).await?;
+    Ok(changed)
 }
 
 fn check_state(is_removed: bool, want_removed: bool, what: &str) -> AppResult<()> {
@@ -489,7 +541,7 @@ pub async fn ban(
             },
         )
         .await?;
-        let mut new = entry(group.id, &session.person, ModAction::Ban);
+        let mut new = log_entry(group.id, &session.person, ModAction::Ban);
         new.person_id = Some(target.id);
         new.reason = Some(reason.clone());
         new.expires_at = expires_at;
@@ -529,7 +581,7 @@ pub async fn unban(
                 format!("`{person_handle}` is not banned from this community"),
             ));
         }
-        let mut new = entry(group.id, &session.person, ModAction::Unban);
+        let mut new = log_entry(group.id, &session.person, ModAction::Unban);
         new.person_id = Some(target.id);
         rows::log(&mut conn, &new).await?;
         activities::person_banned(

@@ -9,7 +9,7 @@ use crate::db::answer::{self, Answer, AnswerInsertForm};
 use crate::db::community::Community;
 use crate::db::person::Person;
 use crate::db::thread::{self, Thread, ThreadInsertForm};
-use crate::db::types::{CommunityKind, FollowState, ModAction, ThreadKind, Visibility};
+use crate::db::types::{CommunityKind, FollowState, ThreadKind, Visibility};
 use crate::db::{Db, community_follow, community_moderator, revision, tag, vote};
 use crate::error::{AppError, AppResult};
 use crate::federation::{activities, outbox};
@@ -372,40 +372,13 @@ pub async fn set_removed(
                 "only the community's moderators may remove or restore posts",
             ));
         }
-        let (action, thread_id, answer_id, author_id) = match &target {
-            Content::Thread(t) => {
-                if t.deleted || t.removed == removed {
-                    return Ok(());
-                }
-                thread::set_removed(&mut conn, t.id, removed).await?;
-                let action = if removed {
-                    ModAction::RemoveThread
-                } else {
-                    ModAction::RestoreThread
-                };
-                (action, t.id, None, t.author_id)
-            }
-            Content::Answer(a) => {
-                if a.deleted || a.removed == removed {
-                    return Ok(());
-                }
-                thread::read_for_update(&mut conn, a.thread_id).await?;
-                answer::set_removed(&mut conn, a.id, removed).await?;
-                thread::refresh_answer_counts(&mut conn, a.thread_id).await?;
-                let action = if removed {
-                    ModAction::RemoveAnswer
-                } else {
-                    ModAction::RestoreAnswer
-                };
-                (action, a.thread_id, Some(a.id), a.author_id)
-            }
+        let post = match &target {
+            Content::Thread(t) if !t.deleted && t.removed != removed => moderation::Post::Thread(t),
+            Content::Answer(a) if !a.deleted && a.removed != removed => moderation::Post::Answer(a),
+            _ => return Ok(()),
         };
-        let mut entry = moderation::log_entry(group.id, moderator, action);
-        entry.thread_id = Some(thread_id);
-        entry.answer_id = answer_id;
-        entry.person_id = Some(author_id);
-        entry.reason = reason.map(str::to_owned);
-        moderation::log(&mut conn, entry).await?;
+        let reason = reason.map(str::to_owned);
+        moderation::apply_removal(&mut conn, group.id, moderator, post, removed, reason).await?;
         announce_if_local(&mut conn, settings, group, activity).await?;
         Ok::<_, AppError>(())
     });
@@ -436,17 +409,8 @@ pub async fn set_locked(
         if current.deleted || current.locked == locked {
             return Ok(());
         }
-        thread::set_locked(&mut conn, found.id, locked).await?;
-        let action = if locked {
-            ModAction::LockThread
-        } else {
-            ModAction::UnlockThread
-        };
-        let mut entry = moderation::log_entry(group.id, moderator, action);
-        entry.thread_id = Some(found.id);
-        entry.person_id = Some(found.author_id);
-        entry.reason = reason.map(str::to_owned);
-        moderation::log(&mut conn, entry).await?;
+        let reason = reason.map(str::to_owned);
+        moderation::apply_lock(&mut conn, group.id, moderator, &current, locked, reason).await?;
         announce_if_local(&mut conn, settings, group, activity).await?;
         Ok::<_, AppError>(())
     });

@@ -10,7 +10,7 @@ use crate::db::mention::{self, MentionSource};
 use crate::db::person::Person;
 use crate::db::revision::{self, AnswerRevision, ThreadRevision};
 use crate::db::thread::{self, Thread, ThreadCursor, ThreadInsertForm, ThreadQuery, ThreadSort};
-use crate::db::types::{CommunityKind, ModAction, ThreadKind};
+use crate::db::types::{CommunityKind, ThreadKind};
 use crate::db::{Db, DbConn, instance, person, tag, vote};
 use crate::error::{AppError, AppResult};
 use crate::federation::{activities, outbox};
@@ -630,22 +630,7 @@ pub async fn set_locked(
     locked: bool,
     reason: Option<&str>,
 ) -> AppResult<ThreadDetails> {
-    let reason = reason
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_owned);
-    if reason
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > moderation::REASON_MAX_CHARS)
-    {
-        return Err(AppError::unprocessable(
-            "invalid_reason",
-            format!(
-                "the reason must be at most {} characters",
-                moderation::REASON_MAX_CHARS
-            ),
-        ));
-    }
+    let reason = moderation::clean_reason(reason, false)?;
     crate::transaction!(db, |conn| {
         let (found, group) = visible_thread(&mut conn, Some(session), id).await?;
         if !can_moderate(&mut conn, session, found.community_id).await? {
@@ -655,29 +640,28 @@ pub async fn set_locked(
             ));
         }
         refuse_if_deleted(found.deleted, "thread")?;
-        let changed = thread::set_locked(&mut conn, found.id, locked).await?;
-        if found.locked != locked {
-            let action = if locked {
-                ModAction::LockThread
-            } else {
-                ModAction::UnlockThread
-            };
-            let mut entry = moderation::log_entry(group.id, &session.person, action);
-            entry.thread_id = Some(found.id);
-            entry.person_id = Some(found.author_id);
-            entry.reason = reason.clone();
-            moderation::log(&mut conn, entry).await?;
-            activities::thread_locked(
-                &mut conn,
-                settings,
-                &session.person,
-                &found.ap_id,
-                &group,
-                reason.as_deref(),
-                locked,
-            )
-            .await?;
+        if found.locked == locked {
+            return one_details(&mut conn, Some(session), found).await;
         }
+        let changed = moderation::apply_lock(
+            &mut conn,
+            group.id,
+            &session.person,
+            &found,
+            locked,
+            reason.clone(),
+        )
+        .await?;
+        activities::thread_locked(
+            &mut conn,
+            settings,
+            &session.person,
+            &found.ap_id,
+            &group,
+            reason.as_deref(),
+            locked,
+        )
+        .await?;
         one_details(&mut conn, Some(session), changed).await
     })
     .inspect(|_| outbox::wake())
