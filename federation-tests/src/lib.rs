@@ -345,6 +345,29 @@ impl Member {
         self.call(reqwest::Method::GET, path, None).await
     }
 
+    /// Calls the API with a text body of `content_type` (or none); returns the status and
+    /// the body as text, for endpoints that take or give CSV.
+    pub async fn call_text(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: Option<&str>,
+    ) -> (u16, String) {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/v1{path}", self.base_url))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", content_type)
+                .body(body.to_owned());
+        }
+        let response = request.send().await.expect("the API answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
     pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }

@@ -318,7 +318,7 @@ async fn list_domain_blocks(
     State(ctx): State<AppContext>,
     Auth(session): Auth,
 ) -> AppResult<Json<Vec<DomainBlockView>>> {
-    let blocks = admin_service::list_domain_blocks(&ctx.db, &session).await?;
+    let blocks = crate::service::federation_policy::list_domain_blocks(&ctx.db, &session).await?;
     Ok(Json(blocks.into_iter().map(Into::into).collect()))
 }
 
@@ -338,8 +338,13 @@ async fn block_domain(
     ApiPath(domain): ApiPath<String>,
     ApiJson(req): ApiJson<BlockRequest>,
 ) -> AppResult<Json<DomainBlockView>> {
-    let block =
-        admin_service::block_domain(&ctx.db, &session, &domain, req.reason.as_deref()).await?;
+    let block = crate::service::federation_policy::block_domain(
+        &ctx.db,
+        &session,
+        &domain,
+        req.reason.as_deref(),
+    )
+    .await?;
     Ok(Json(block.into()))
 }
 
@@ -357,7 +362,7 @@ async fn unblock_domain(
     Auth(session): Auth,
     ApiPath(domain): ApiPath<String>,
 ) -> AppResult<StatusCode> {
-    admin_service::unblock_domain(&ctx.db, &session, &domain).await?;
+    crate::service::federation_policy::unblock_domain(&ctx.db, &session, &domain).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod communities;
+pub mod federation_policy;
+pub mod instance_moderation;
 pub mod knowledge;
 pub mod moderation;
 pub mod people;
@@ -79,6 +81,8 @@ pub fn router(
         .merge(accounts::routes())
         .merge(auth::routes())
         .merge(admin::routes())
+        .merge(federation_policy::routes())
+        .merge(instance_moderation::routes())
         .merge(communities::routes())
         .merge(threads::routes())
         .merge(resolve::routes())

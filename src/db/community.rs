@@ -141,7 +141,7 @@ pub async fn read_many(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<Co
     })
 }
 
-/// Communities by title, excluding `internal` ones unless `include_internal`.
+/// Communities by title: only `public` ones unless `include_internal` (a signed-in member).
 pub async fn list(
     conn: &mut DbConn<'_>,
     include_internal: bool,
@@ -155,7 +155,7 @@ pub async fn list(
             .limit(limit)
             .into_boxed();
         if !include_internal {
-            query = query.filter(communities::visibility.ne(Visibility::Internal));
+            query = query.filter(communities::visibility.eq(Visibility::Public));
         }
         query.load(c).await
     })

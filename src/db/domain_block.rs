@@ -64,17 +64,11 @@ pub async fn list(conn: &mut DbConn<'_>) -> QueryResult<Vec<DomainBlock>> {
     })
 }
 
-/// Whether `host` (a normalized domain, without port) or a parent domain of it is blocked:
-/// blocking `example.com` also blocks `social.example.com`.
-pub async fn is_blocked(conn: &mut DbConn<'_>, host: &str) -> QueryResult<bool> {
-    let mut candidates = vec![host.to_owned()];
-    let mut rest = host;
-    while let Some((_, parent)) = rest.split_once('.') {
-        if parent.contains('.') {
-            candidates.push(parent.to_owned());
-        }
-        rest = parent;
-    }
+/// Whether `authority` (a normalized `host` or `host:port`) is blocked, by an entry for it,
+/// for its host on any port, or for a parent domain: blocking `example.com` also blocks
+/// `social.example.com`.
+pub async fn is_blocked(conn: &mut DbConn<'_>, authority: &str) -> QueryResult<bool> {
+    let candidates = super::federation_policy::block_candidates(authority);
     let found: i64 = on_conn!(conn, |c| {
         domain_blocks::table
             .filter(domain_blocks::domain.eq_any(&candidates))
@@ -88,23 +82,7 @@ pub async fn is_blocked(conn: &mut DbConn<'_>, host: &str) -> QueryResult<bool> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::admin::normalize_domain;
     use crate::testing::for_each_backend;
-
-    #[test]
-    fn domains_are_normalized_before_they_are_compared() {
-        assert_eq!(
-            normalize_domain("Spam.Example."),
-            Some("spam.example".to_owned())
-        );
-        assert_eq!(
-            normalize_domain("https://spam.example:8443/x"),
-            Some("spam.example".to_owned())
-        );
-        assert_eq!(normalize_domain("bad domain"), None);
-        assert_eq!(normalize_domain(""), None);
-        assert_eq!(normalize_domain("a..b"), None);
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_block_covers_the_domain_and_its_subdomains_only() {

@@ -24,7 +24,8 @@ pub enum KnowledgeSort {
 /// Which threads a knowledge list covers.
 #[derive(Debug, Clone, Default)]
 pub struct KnowledgeScope {
-    /// Include `internal` communities (the viewer is a signed-in local member).
+    /// Include `internal` and `partners` communities (the viewer is a signed-in local
+    /// member); otherwise only `public` ones.
     pub include_internal: bool,
     pub community_id: Option<i64>,
     /// A normalized tag name.
@@ -40,7 +41,7 @@ macro_rules! scoped_threads {
             .select(communities::id)
             .into_boxed();
         if !scope.include_internal {
-            visible = visible.filter(communities::visibility.ne(Visibility::Internal));
+            visible = visible.filter(communities::visibility.eq(Visibility::Public));
         }
         if let Some(id) = scope.community_id {
             visible = visible.filter(communities::id.eq(id));

@@ -11,7 +11,9 @@ pub mod community;
 pub mod community_follow;
 pub mod community_moderator;
 pub mod domain_block;
+pub mod federation_policy;
 pub mod instance;
+pub mod instance_moderation;
 pub mod invite;
 pub mod knowledge;
 pub mod local_account;
@@ -305,6 +307,9 @@ pub(crate) fn schema_columns() -> Vec<(&'static str, Vec<&'static str>)> {
         answer_revisions,
         mentions,
         domain_blocks,
+        domain_allows,
+        instance_settings,
+        instance_bans,
         reports,
         community_bans,
         mod_log,

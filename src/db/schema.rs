@@ -309,6 +309,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    domain_allows {
+        id -> BigInt,
+        domain -> Text,
+        comment -> Nullable<Text>,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    instance_settings (name) {
+        name -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    instance_bans (person_id) {
+        person_id -> BigInt,
+        reason -> Text,
+        expires_at -> Nullable<Timestamp>,
+        banned_by -> Nullable<BigInt>,
+        published -> Timestamp,
+    }
+}
+
 diesel::joinable!(thread_revisions -> threads (thread_id));
 diesel::joinable!(thread_revisions -> persons (editor_id));
 diesel::table! {
@@ -405,6 +433,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     answer_revisions,
     mentions,
     domain_blocks,
+    domain_allows,
+    instance_settings,
+    instance_bans,
     reports,
     community_bans,
     mod_log,

@@ -50,7 +50,8 @@ pub fn query_terms(query: &str) -> Vec<String> {
 /// What a search is narrowed to.
 #[derive(Debug, Clone, Default)]
 pub struct SearchFilter {
-    /// Include threads of `internal` communities (the viewer is a signed-in local member).
+    /// Include threads of `internal` and `partners` communities (the viewer is a signed-in
+    /// local member); otherwise only `public` ones.
     pub include_internal: bool,
     pub community_id: Option<i64>,
     /// A normalized tag name.
@@ -193,7 +194,7 @@ FROM best
 JOIN threads t ON t.id = best.thread_id
 JOIN communities c ON c.id = t.community_id
 WHERE t.deleted = 0 AND t.removed = 0 AND c.deleted = 0
-  AND (?4 OR c.visibility <> 'internal')
+  AND (?4 OR c.visibility = 'public')
   AND (?5 IS NULL OR t.community_id = ?5)
   AND (?6 IS NULL OR (t.accepted_answer_count > 0) = ?6)
   AND (?7 IS NULL OR EXISTS (SELECT 1 FROM thread_tags tt JOIN tags g ON g.id = tt.tag_id
@@ -237,7 +238,7 @@ page AS (
     JOIN threads t ON t.id = best.thread_id
     JOIN communities c ON c.id = t.community_id
     WHERE NOT t.deleted AND NOT t.removed AND NOT c.deleted
-      AND ($4 OR c.visibility <> 'internal')
+      AND ($4 OR c.visibility = 'public')
       AND ($5::BIGINT IS NULL OR t.community_id = $5)
       AND ($6::BOOLEAN IS NULL OR (t.accepted_answer_count > 0) = $6)
       AND ($7::TEXT IS NULL OR EXISTS (SELECT 1 FROM thread_tags tt JOIN tags g ON g.id = tt.tag_id

@@ -4,8 +4,8 @@ use chrono::TimeDelta;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::schema::{answers, local_accounts, persons, threads};
-use super::types::AccountStatus;
+use super::schema::{answers, communities, local_accounts, persons, threads};
+use super::types::{AccountStatus, Visibility};
 use super::{Db, DbError};
 
 /// What NodeInfo reports about this instance's own people and content.
@@ -17,7 +17,8 @@ pub struct LocalUsage {
     pub active_month: i64,
     /// The same over 180 days.
     pub active_half_year: i64,
-    /// Local threads and answers that are not deleted.
+    /// Local threads and answers that are not deleted, in `public` communities only: what
+    /// `internal` and `partners` communities hold is not told to the world.
     pub local_threads: i64,
     pub local_answers: i64,
 }
@@ -33,14 +34,22 @@ pub async fn local_usage(db: &Db) -> Result<LocalUsage, DbError> {
                 .count()
                 .get_result::<i64>(c)
                 .await?;
+            let public = || {
+                communities::table
+                    .filter(communities::visibility.eq(Visibility::Public))
+                    .select(communities::id)
+            };
             let local_threads = threads::table
                 .filter(threads::local.eq(true))
+                .filter(threads::community_id.eq_any(public()))
                 .filter(threads::deleted.eq(false))
                 .count()
                 .get_result::<i64>(c)
                 .await?;
             let local_answers = answers::table
+                .inner_join(threads::table)
                 .filter(answers::local.eq(true))
+                .filter(threads::community_id.eq_any(public()))
                 .filter(answers::deleted.eq(false))
                 .count()
                 .get_result::<i64>(c)

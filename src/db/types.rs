@@ -179,5 +179,9 @@ text_enum! {
         DismissReport => "dismiss_report",
         AddModerator => "add_moderator",
         RemoveModerator => "remove_moderator",
+        /// An admin deleted a thread for good (with its answers).
+        PurgeThread => "purge_thread",
+        /// An admin deleted an answer for good (with its replies).
+        PurgeAnswer => "purge_answer",
     }
 }

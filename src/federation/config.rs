@@ -81,14 +81,14 @@ impl UrlVerifier for UrlPolicy {
                 "the address is not a public https URL",
             )
         })?;
-        let host = url.host_str().unwrap_or_default();
-        match crate::service::admin::is_domain_blocked(&self.db, host).await {
-            Ok(false) => Ok(()),
-            Ok(true) => Err(activitypub_federation::error::Error::UrlVerificationError(
-                "the domain is blocked by this instance",
+        let authority = super::actor::authority(url);
+        match crate::service::federation_policy::standing(&self.db, &authority).await {
+            Ok(standing) if standing.federates() => Ok(()),
+            Ok(_) => Err(activitypub_federation::error::Error::UrlVerificationError(
+                "this instance does not federate with the domain",
             )),
             Err(_) => Err(activitypub_federation::error::Error::UrlVerificationError(
-                "the block list could not be read",
+                "the federation policy could not be read",
             )),
         }
     }

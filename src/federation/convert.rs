@@ -11,6 +11,7 @@ use super::protocol::objects::{Note, NoteType, Page, PageType, Tombstone, Tombst
 use super::protocol::{
     Endpoints, LanguageTag, PublicKey, Source, Tag, TagKind, TagLink, WithContext,
 };
+use super::signed_fetch::Requester;
 use crate::context::AppContext;
 use crate::db::community::Community;
 use crate::db::types::{CommunityKind, MentionKind, Visibility};
@@ -30,8 +31,45 @@ fn not_found(what: &str) -> AppError {
     AppError::not_found("not_found", format!("no {what} here"))
 }
 
-/// A local community that federates: `internal` ones are never served to other servers.
-pub async fn federated_community(ctx: &AppContext, name: &str) -> AppResult<Community> {
+/// Whether `group`'s content may be served to `requester`: `public` to anyone, `partners`
+/// only to a signed fetch from a partner domain, `internal` never (as if it did not exist).
+pub async fn ensure_served(
+    ctx: &AppContext,
+    group: &Community,
+    requester: &Requester,
+    what: &str,
+) -> AppResult<()> {
+    match group.visibility {
+        Visibility::Public => Ok(()),
+        Visibility::Internal => Err(not_found(what)),
+        Visibility::Partners => {
+            let Some(authority) = requester.authority.as_deref() else {
+                return Err(AppError::unauthorized(
+                    "signature_required",
+                    "this community is shared with partner instances only: sign the fetch with your instance's key",
+                ));
+            };
+            let standing = crate::service::federation_policy::standing(&ctx.db, authority).await?;
+            if standing == crate::db::federation_policy::DomainStanding::Partner {
+                Ok(())
+            } else {
+                Err(AppError::forbidden(
+                    "not_a_partner",
+                    format!(
+                        "this community is shared with partner instances only, and {authority} is not one"
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// A local community that federates, as `requester` may see it (see `ensure_served`).
+pub async fn federated_community(
+    ctx: &AppContext,
+    name: &str,
+    requester: &Requester,
+) -> AppResult<Community> {
     let name = name.to_ascii_lowercase();
     let found = crate::with_conn!(&ctx.db, |conn| community::read_by_name(
         &mut conn,
@@ -40,8 +78,9 @@ pub async fn federated_community(ctx: &AppContext, name: &str) -> AppResult<Comm
     )
     .await
     .map_err(AppError::from))?
-    .filter(|c| c.local && c.visibility != Visibility::Internal)
+    .filter(|c| c.local)
     .ok_or_else(|| not_found("community"))?;
+    ensure_served(ctx, &found, requester, "community").await?;
     Ok(found)
 }
 
@@ -184,8 +223,12 @@ pub struct Conversation {
     pub answers: Vec<crate::db::answer::Answer>,
 }
 
-/// Reads a local, federated (not internal), live thread with its live answers.
-pub async fn conversation(ctx: &AppContext, id: i64) -> AppResult<Conversation> {
+/// Reads a local, live thread that `requester` may see, with its live answers.
+pub async fn conversation(
+    ctx: &AppContext,
+    id: i64,
+    requester: &Requester,
+) -> AppResult<Conversation> {
     let (found, group, answers) = crate::with_conn!(&ctx.db, |conn| {
         let found = thread::read(&mut conn, id).await.map_err(|e| match e {
             diesel::result::Error::NotFound => not_found("thread"),
@@ -195,9 +238,10 @@ pub async fn conversation(ctx: &AppContext, id: i64) -> AppResult<Conversation> 
         let answers = answer::list_for_thread(&mut conn, found.id).await?;
         Ok::<_, AppError>((found, group, answers))
     })?;
-    if !found.local || group.visibility == Visibility::Internal || found.deleted || found.removed {
+    if !found.local || found.deleted || found.removed {
         return Err(not_found("thread"));
     }
+    ensure_served(ctx, &group, requester, "thread").await?;
     Ok(Conversation {
         thread_ap_id: found.ap_id,
         title: found.title,
@@ -251,7 +295,11 @@ fn mention_tags(
 }
 
 /// A thread as `Page` (or a 410 `Tombstone` once deleted).
-pub async fn thread_json(ctx: &AppContext, id: i64) -> AppResult<(StatusCode, serde_json::Value)> {
+pub async fn thread_json(
+    ctx: &AppContext,
+    id: i64,
+    requester: &Requester,
+) -> AppResult<(StatusCode, serde_json::Value)> {
     let settings = ctx.settings.clone();
     let (found, group, page) = crate::with_conn!(&ctx.db, |conn| {
         let found = thread::read(&mut conn, id).await.map_err(|e| match e {
@@ -266,9 +314,10 @@ pub async fn thread_json(ctx: &AppContext, id: i64) -> AppResult<(StatusCode, se
         };
         Ok::<_, AppError>((found, group, page))
     })?;
-    if !found.local || group.visibility == Visibility::Internal {
+    if !found.local {
         return Err(not_found("thread"));
     }
+    ensure_served(ctx, &group, requester, "thread").await?;
     match page {
         Some(page) => Ok((StatusCode::OK, with_context(page))),
         None => gone(&found.ap_id, "Page", found.updated),
@@ -361,7 +410,11 @@ pub async fn thread_object(
 }
 
 /// An answer as `Note` replying to the thread or its parent answer (410 once deleted).
-pub async fn answer_json(ctx: &AppContext, id: i64) -> AppResult<(StatusCode, serde_json::Value)> {
+pub async fn answer_json(
+    ctx: &AppContext,
+    id: i64,
+    requester: &Requester,
+) -> AppResult<(StatusCode, serde_json::Value)> {
     let settings = ctx.settings.clone();
     let (found, group, note) = crate::with_conn!(&ctx.db, |conn| {
         let found = answer::read(&mut conn, id).await.map_err(|e| match e {
@@ -377,9 +430,10 @@ pub async fn answer_json(ctx: &AppContext, id: i64) -> AppResult<(StatusCode, se
         };
         Ok::<_, AppError>((found, group, note))
     })?;
-    if !found.local || group.visibility == Visibility::Internal {
+    if !found.local {
         return Err(not_found("answer"));
     }
+    ensure_served(ctx, &group, requester, "answer").await?;
     match note {
         Some(note) => Ok((StatusCode::OK, with_context(note))),
         None => gone(&found.ap_id, "Note", found.updated),

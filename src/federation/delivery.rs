@@ -518,9 +518,15 @@ impl Worker {
         if let Err(refusal) = url_guard::check_url(&inbox, self.ctx.settings.federation.debug) {
             return final_failure(None, format!("inbox URL refused: {refusal}"));
         }
-        let host = inbox.host_str().unwrap_or_default();
-        if let Ok(true) = crate::service::admin::is_domain_blocked(&self.ctx.db, host).await {
-            return final_failure(None, "the domain is blocked".to_owned());
+        let authority = super::actor::authority(&inbox);
+        if let Ok(standing) =
+            crate::service::federation_policy::standing(&self.ctx.db, &authority).await
+            && !standing.federates()
+        {
+            return final_failure(
+                None,
+                format!("the federation policy refuses the domain ({standing:?})"),
+            );
         }
         let key = match self.key_of(&activity.actor_ap_id).await {
             Ok(key) => key,

@@ -2,7 +2,9 @@
 //! (`/c/`, `/u/`, `/t/`, `/r/`) with content negotiation between ActivityPub JSON and HTML.
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
+
+use super::signed_fetch::Requester;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -275,6 +277,7 @@ fn not_found(what: &str) -> AppError {
 
 async fn community_actor(
     State(ctx): State<AppContext>,
+    Extension(requester): Extension<Requester>,
     headers: HeaderMap,
     uri: Uri,
     ApiPath(name): ApiPath<String>,
@@ -282,7 +285,7 @@ async fn community_actor(
     if !wants_activity_json(&headers) {
         return Ok(crate::web::community_page(&ctx, &headers, &uri, &name).await);
     }
-    let found = convert::federated_community(&ctx, &name).await?;
+    let found = convert::federated_community(&ctx, &name, &requester).await?;
     let group = convert::group(&ctx, &found)?;
     Ok(activity_json(StatusCode::OK, WithContext::new(group)))
 }
@@ -290,9 +293,10 @@ async fn community_actor(
 /// Lemmy reads only `totalItems` of a followers collection.
 async fn community_followers(
     State(ctx): State<AppContext>,
+    Extension(requester): Extension<Requester>,
     ApiPath(name): ApiPath<String>,
 ) -> AppResult<Response> {
-    let found = convert::federated_community(&ctx, &name).await?;
+    let found = convert::federated_community(&ctx, &name, &requester).await?;
     let counts = crate::with_conn!(&ctx.db, |conn| community::member_counts(
         &mut conn,
         &[found.id]
@@ -315,9 +319,10 @@ async fn community_followers(
 /// The moderators as an `OrderedCollection` of actor ids (FEP-1b12, what Lemmy parses).
 async fn community_moderators(
     State(ctx): State<AppContext>,
+    Extension(requester): Extension<Requester>,
     ApiPath(name): ApiPath<String>,
 ) -> AppResult<Response> {
-    let found = convert::federated_community(&ctx, &name).await?;
+    let found = convert::federated_community(&ctx, &name, &requester).await?;
     let people = crate::with_conn!(&ctx.db, |conn| community_moderator::list(
         &mut conn, found.id
     )
@@ -339,9 +344,10 @@ async fn community_moderators(
 /// Pinned threads. Lyceum has no pinning yet, so the collection is truthfully empty.
 async fn community_featured(
     State(ctx): State<AppContext>,
+    Extension(requester): Extension<Requester>,
     ApiPath(name): ApiPath<String>,
 ) -> AppResult<Response> {
-    let found = convert::federated_community(&ctx, &name).await?;
+    let found = convert::federated_community(&ctx, &name, &requester).await?;
     Ok(activity_json(
         StatusCode::OK,
         json!({
@@ -389,6 +395,7 @@ async fn person_actor(
 
 async fn thread_object(
     State(ctx): State<AppContext>,
+    Extension(requester): Extension<Requester>,
     headers: HeaderMap,
     uri: Uri,
     ApiPath(id): ApiPath<i64>,
@@ -396,7 +403,7 @@ async fn thread_object(
     if !wants_activity_json(&headers) {
         return Ok(crate::web::thread_page(&ctx, &headers, &uri, id).await);
     }
-    let (status, value) = convert::thread_json(&ctx, id).await?;
+    let (status, value) = convert::thread_json(&ctx, id, &requester).await?;
     Ok(activity_json(status, value))
 }
 
@@ -409,10 +416,11 @@ struct PageQuery {
 /// oldest first; paged by 100 as NodeBB does.
 async fn thread_context(
     State(ctx): State<AppContext>,
+    Extension(requester): Extension<Requester>,
     ApiPath(id): ApiPath<i64>,
     Query(query): Query<PageQuery>,
 ) -> AppResult<Response> {
-    let conversation = convert::conversation(&ctx, id).await?;
+    let conversation = convert::conversation(&ctx, id, &requester).await?;
     let mut items = vec![conversation.thread_ap_id.clone()];
     items.extend(conversation.answers.iter().map(|a| a.ap_id.clone()));
     let id = format!("{}/context", conversation.thread_ap_id);
@@ -430,10 +438,11 @@ async fn thread_context(
 /// Direct answers to the thread.
 async fn thread_replies(
     State(ctx): State<AppContext>,
+    Extension(requester): Extension<Requester>,
     ApiPath(id): ApiPath<i64>,
     Query(query): Query<PageQuery>,
 ) -> AppResult<Response> {
-    let conversation = convert::conversation(&ctx, id).await?;
+    let conversation = convert::conversation(&ctx, id, &requester).await?;
     let items: Vec<String> = conversation
         .answers
         .iter()
@@ -450,6 +459,7 @@ async fn thread_replies(
 /// Direct replies to an answer.
 async fn answer_replies(
     State(ctx): State<AppContext>,
+    Extension(requester): Extension<Requester>,
     ApiPath(id): ApiPath<i64>,
     Query(query): Query<PageQuery>,
 ) -> AppResult<Response> {
@@ -460,7 +470,7 @@ async fn answer_replies(
             other => AppError::from(other),
         }))?
     .thread_id;
-    let conversation = convert::conversation(&ctx, thread_id).await?;
+    let conversation = convert::conversation(&ctx, thread_id, &requester).await?;
     let parent = conversation
         .answers
         .iter()
@@ -481,6 +491,7 @@ async fn answer_replies(
 
 async fn answer_object(
     State(ctx): State<AppContext>,
+    Extension(requester): Extension<Requester>,
     headers: HeaderMap,
     uri: Uri,
     ApiPath(id): ApiPath<i64>,
@@ -488,7 +499,7 @@ async fn answer_object(
     if !wants_activity_json(&headers) {
         return Ok(crate::web::answer_page(&ctx, &headers, &uri, id).await);
     }
-    let (status, value) = convert::answer_json(&ctx, id).await?;
+    let (status, value) = convert::answer_json(&ctx, id, &requester).await?;
     Ok(activity_json(status, value))
 }
 

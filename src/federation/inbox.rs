@@ -166,16 +166,14 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
             "activities of this instance's actors are not received from outside",
         );
     }
-    match crate::service::admin::is_domain_blocked(&data.db, &authority(&activity.actor)).await {
-        Ok(false) => {}
-        Ok(true) => {
-            return refuse(
-                ErrorKind::Forbidden,
-                "domain_blocked",
-                "this instance does not federate with the sender's domain",
-            );
-        }
-        Err(err) => return err.into_response(),
+    if let Err(err) = crate::service::federation_policy::ensure_federates(
+        &data.db,
+        &authority(&activity.actor),
+        "the sender",
+    )
+    .await
+    {
+        return err.into_response();
     }
     let rebuilt = Request::from_parts(parts, Body::from(bytes));
     let activity_data = match ActivityData::from_request(rebuilt, &()).await {

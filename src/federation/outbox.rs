@@ -62,8 +62,10 @@ pub async fn enqueue(
     targets.dedup();
     let mut allowed = Vec::with_capacity(targets.len());
     for (domain, inbox) in targets {
-        let host = domain.split(':').next().unwrap_or_default();
-        if !crate::db::domain_block::is_blocked(conn, host).await? {
+        if crate::db::federation_policy::standing(conn, &domain)
+            .await?
+            .federates()
+        {
             allowed.push((domain, inbox));
         }
     }
@@ -144,6 +146,24 @@ pub async fn send_in_community(
     }
 }
 
+/// The inboxes on partner domains: a `partners` group's followers may include instances
+/// that stopped being partners since they followed, and those get nothing more.
+async fn partner_inboxes(conn: &mut DbConn<'_>, inboxes: Vec<String>) -> AppResult<Vec<String>> {
+    let mut kept = Vec::with_capacity(inboxes.len());
+    for inbox in inboxes {
+        let Ok(url) = Url::parse(&inbox) else {
+            continue;
+        };
+        let domain = authority(&url).to_ascii_lowercase();
+        if crate::db::federation_policy::standing(conn, &domain).await?
+            == crate::db::federation_policy::DomainStanding::Partner
+        {
+            kept.push(inbox);
+        }
+    }
+    Ok(kept)
+}
+
 /// The group announces `activity` (kept exactly as it is) to its remote followers.
 pub async fn announce(
     conn: &mut DbConn<'_>,
@@ -154,7 +174,10 @@ pub async fn announce(
     if !group.local || group.visibility == crate::db::types::Visibility::Internal {
         return Ok(());
     }
-    let inboxes = community::remote_follower_inboxes(conn, group.id).await?;
+    let mut inboxes = community::remote_follower_inboxes(conn, group.id).await?;
+    if group.visibility == crate::db::types::Visibility::Partners {
+        inboxes = partner_inboxes(conn, inboxes).await?;
+    }
     if inboxes.is_empty() {
         return Ok(());
     }

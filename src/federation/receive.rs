@@ -518,7 +518,7 @@ async fn store_object(
     match in_reply_to {
         Some(parent_url) => {
             let (parent_thread, parent) = resolve_parent(&parent_url, data).await?;
-            let group = group_of(&parent_thread, data).await?;
+            let group = group_of(&parent_thread, &actor_person, data).await?;
             check_via(via, &group)?;
             if !group.local
                 && via.is_none()
@@ -573,24 +573,20 @@ async fn store_object(
     Ok(())
 }
 
-async fn group_of(found: &Thread, data: &Fed) -> AppResult<Community> {
+/// The thread's group, if it takes activities from `actor` (see `remote::ensure_takes_from`).
+async fn group_of(found: &Thread, actor: &Person, data: &Fed) -> AppResult<Community> {
     let id = found.community_id;
-    let group = crate::with_conn!(&data.db, |conn| community::read(&mut conn, id)
-        .await
-        .map_err(AppError::from))?;
-    if group.visibility != Visibility::Public && !group.local {
-        return Err(forbidden(
-            "community_not_federated",
-            "not a federated community",
-        ));
-    }
-    if group.local && group.visibility != Visibility::Public {
-        return Err(forbidden(
-            "community_not_federated",
-            "this community takes nothing from other instances",
-        ));
-    }
-    Ok(group)
+    crate::with_conn!(&data.db, |conn| {
+        let group = community::read(&mut conn, id).await?;
+        if group.visibility != Visibility::Public && !group.local {
+            return Err(forbidden(
+                "community_not_federated",
+                "not a federated community",
+            ));
+        }
+        remote::ensure_takes_from(&mut conn, &group, actor).await?;
+        Ok::<_, AppError>(group)
+    })
 }
 
 /// An announced activity must be about the announcing group's own content.
@@ -619,7 +615,7 @@ pub async fn target_of(url: &Url, data: &Fed) -> AppResult<Option<Content>> {
     })
 }
 
-async fn group_of_target(target: &Content, data: &Fed) -> AppResult<Community> {
+async fn group_of_target(target: &Content, actor: &Person, data: &Fed) -> AppResult<Community> {
     let thread_id = match target {
         Content::Thread(t) => t.id,
         Content::Answer(a) => a.thread_id,
@@ -627,7 +623,7 @@ async fn group_of_target(target: &Content, data: &Fed) -> AppResult<Community> {
     let found = crate::with_conn!(&data.db, |conn| thread::read(&mut conn, thread_id)
         .await
         .map_err(AppError::from))?;
-    group_of(&found, data).await
+    group_of(&found, actor, data).await
 }
 
 /// The thread or answer an activity is about, its group and the acting person; `None`
@@ -641,9 +637,9 @@ async fn acting_on(
     let Some(target) = target_of(target_url, data).await? else {
         return Ok(None);
     };
-    let group = group_of_target(&target, data).await?;
-    check_via(via, &group)?;
     let person = person_at(actor, data).await?;
+    let group = group_of_target(&target, &person, data).await?;
+    check_via(via, &group)?;
     Ok(Some((target, group, person)))
 }
 
@@ -856,12 +852,12 @@ async fn on_announce(actor: &Url, raw: &Value, inner: &Inbound, data: &Fed) -> A
         // Our own member's activity coming back from the group: already applied here.
         return Ok(());
     }
-    if crate::service::admin::is_domain_blocked(&data.db, &authority(inner_actor)).await? {
-        return Err(forbidden(
-            "domain_blocked",
-            "the announced activity comes from a blocked domain",
-        ));
-    }
+    crate::service::federation_policy::ensure_federates(
+        &data.db,
+        &authority(inner_actor),
+        "the announced activity's actor",
+    )
+    .await?;
     if authority(&announced.id) != authority(inner_actor) {
         return Err(forbidden(
             "origin_mismatch",

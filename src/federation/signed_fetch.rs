@@ -1,5 +1,6 @@
-//! Authorized fetch (`federation.require_signed_fetch`): ActivityPub JSON only for GETs
-//! signed by a remote actor. The library's own check requires a signed `Digest` and a
+//! Signed fetches: who asks for an object (for `partners` communities), and authorized
+//! fetch (`federation.require_signed_fetch`): ActivityPub JSON only for GETs signed by a
+//! remote actor. The library's own check requires a signed `Digest` and a
 //! `#`-fragment keyId, which Mastodon's and GoToSocial's GETs lack (spec §8.2), so GETs are
 //! verified here: `(request-target)`, `host` and `date` signed, within an hour.
 
@@ -19,14 +20,26 @@ use super::http::wants_activity_json;
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
 
-/// Lets a request through when signed fetch is off, when it is for a browser page, or when
-/// its signature verifies; 401 otherwise.
+/// Who asked for an object: the domain of the actor whose signature verified, or nobody
+/// (an unsigned or unverifiable fetch). `partners` communities are served by it.
+#[derive(Debug, Clone, Default)]
+pub struct Requester {
+    pub authority: Option<String>,
+}
+
+/// Verifies the signature of an ActivityPub GET when there is one (always, so `partners`
+/// communities know who asks) and records the signer as the `Requester`. An unsigned or
+/// unverifiable GET goes on as anonymous, unless `federation.require_signed_fetch` is on
+/// (then 401); a signer this instance does not federate with gets 403 either way.
 pub async fn require_signature(
     State(ctx): State<AppContext>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    if !ctx.settings.federation.require_signed_fetch || !wants_activity_json(request.headers()) {
+    let required = ctx.settings.federation.require_signed_fetch;
+    let signed = request.headers().contains_key("signature");
+    if !wants_activity_json(request.headers()) || (!signed && !required) {
+        request.extensions_mut().insert(Requester::default());
         return next.run(request).await;
     }
     let Some(config) = request
@@ -41,13 +54,23 @@ pub async fn require_signature(
         request.method().clone(),
         request.uri().clone(),
     );
-    match verify_get(&headers, &method, &uri, &data).await {
+    let requester = match verify_get(&headers, &method, &uri, &data).await {
         Ok(signer) => {
             tracing::debug!(signer = %signer.id, "signed fetch verified");
-            next.run(request).await
+            Requester {
+                authority: Some(authority(&signer.id).to_ascii_lowercase()),
+            }
         }
-        Err(err) => err.into_response(),
-    }
+        Err(err) if required || err.kind == crate::error::ErrorKind::Forbidden => {
+            return err.into_response();
+        }
+        Err(err) => {
+            tracing::debug!(code = err.code, "unverified fetch served as anonymous");
+            Requester::default()
+        }
+    };
+    request.extensions_mut().insert(requester);
+    next.run(request).await
 }
 
 fn unauthorized(message: &str) -> AppError {
@@ -81,12 +104,12 @@ pub async fn verify_get(
     let key = key_id(signature).ok_or_else(|| unauthorized("the signature has no keyId"))?;
     let mut owner = Url::parse(key).map_err(|_| unauthorized("the keyId is not a URL"))?;
     owner.set_fragment(None);
-    if crate::service::admin::is_domain_blocked(&data.db, &authority(&owner)).await? {
-        return Err(AppError::forbidden(
-            "domain_blocked",
-            "this instance does not federate with the requester's domain",
-        ));
-    }
+    crate::service::federation_policy::ensure_federates(
+        &data.db,
+        &authority(&owner),
+        "the requester",
+    )
+    .await?;
     let signer = ObjectId::<KnownActor>::from(owner)
         .dereference(data)
         .await

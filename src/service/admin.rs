@@ -4,7 +4,6 @@ use chrono::{NaiveDateTime, TimeDelta};
 
 use crate::db::Db;
 use crate::db::auth_token;
-use crate::db::domain_block::{self, DomainBlock};
 use crate::db::invite::{self, Invite, InviteInsertForm};
 use crate::db::local_account::{self, AccountRow};
 use crate::db::outbox::InstanceDeliveries;
@@ -276,90 +275,6 @@ pub async fn revoke_invite(db: &Db, session: &Session, invite_id: i64) -> AppRes
         invite::revoke(&mut conn, invite_id, now).await?;
         Ok(invite::read(&mut conn, invite_id).await?)
     })
-}
-/// A domain as blocks store it: lower case, no trailing dot, no port or scheme; `None` when
-/// it is not a host name.
-pub fn normalize_domain(raw: &str) -> Option<String> {
-    let raw = raw.trim();
-    let raw = raw
-        .strip_prefix("https://")
-        .or_else(|| raw.strip_prefix("http://"))
-        .unwrap_or(raw);
-    let host = raw
-        .split(['/', ':'])
-        .next()?
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    let valid = !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
-    valid.then_some(host)
-}
-
-fn invalid_domain() -> AppError {
-    AppError::unprocessable(
-        "invalid_domain",
-        "domain must be a host name like social.example",
-    )
-}
-
-/// Admins block a domain (and its subdomains): nothing is fetched from or delivered to it
-/// and its activities are refused with 403.
-pub async fn block_domain(
-    db: &Db,
-    session: &Session,
-    domain: &str,
-    reason: Option<&str>,
-) -> AppResult<DomainBlock> {
-    session.require_admin()?;
-    let domain = normalize_domain(domain).ok_or_else(invalid_domain)?;
-    let now = crate::db::now();
-    crate::with_conn!(db, |conn| domain_block::upsert(
-        &mut conn,
-        &domain,
-        reason,
-        Some(session.account.id),
-        now
-    )
-    .await
-    .map_err(AppError::from))
-}
-
-/// Lifts a block.
-pub async fn unblock_domain(db: &Db, session: &Session, domain: &str) -> AppResult<()> {
-    session.require_admin()?;
-    let domain = normalize_domain(domain).ok_or_else(invalid_domain)?;
-    let removed = crate::with_conn!(db, |conn| domain_block::delete(&mut conn, &domain)
-        .await
-        .map_err(AppError::from))?;
-    if removed {
-        Ok(())
-    } else {
-        Err(AppError::not_found(
-            "not_blocked",
-            format!("{domain} is not blocked"),
-        ))
-    }
-}
-
-pub async fn list_domain_blocks(db: &Db, session: &Session) -> AppResult<Vec<DomainBlock>> {
-    session.require_staff()?;
-    crate::with_conn!(db, |conn| domain_block::list(&mut conn)
-        .await
-        .map_err(AppError::from))
-}
-
-/// Whether the host of `authority` (`host` or `host:port`) is blocked.
-pub async fn is_domain_blocked(db: &Db, authority: &str) -> AppResult<bool> {
-    let host = authority.split(':').next().unwrap_or_default();
-    let Some(host) = normalize_domain(host) else {
-        return Ok(false);
-    };
-    crate::with_conn!(db, |conn| domain_block::is_blocked(&mut conn, &host)
-        .await
-        .map_err(AppError::from))
 }
 /// Delivery counts and health per remote instance (staff only).
 pub async fn federation_status(db: &Db, session: &Session) -> AppResult<Vec<InstanceDeliveries>> {

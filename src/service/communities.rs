@@ -93,9 +93,10 @@ pub async fn resolve(
     Ok(found)
 }
 
-/// Refuses anonymous viewers of `internal` communities.
+/// Refuses anonymous viewers of `internal` and `partners` communities: neither is public
+/// (partner instances read the latter by signed fetch, not through these pages).
 pub fn ensure_visible(community: &Community, viewer: Option<&Session>) -> AppResult<()> {
-    if community.visibility == Visibility::Internal && viewer.is_none() {
+    if community.visibility != Visibility::Public && viewer.is_none() {
         return Err(AppError::unauthorized(
             "sign_in_required",
             "this community is for members of this instance; sign in to see it",

@@ -130,22 +130,48 @@ pub(crate) async fn ensure_not_banned(
     person_id: i64,
 ) -> AppResult<()> {
     let now = crate::db::now();
+    if let Some(ban) = crate::db::instance_moderation::ban_in_force(conn, person_id, now).await? {
+        return Err(banned_error(
+            "this instance",
+            &ban.reason,
+            ban.expires_at.as_ref(),
+        ));
+    }
     let Some(ban) = rows::ban_in_force(conn, community_id, person_id, now).await? else {
         return Ok(());
     };
-    let until = ban
-        .expires_at
+    Err(banned_error(
+        "this community",
+        &ban.reason,
+        ban.expires_at.as_ref(),
+    ))
+}
+
+/// A ban's end must lie ahead.
+pub(crate) fn check_expiry(expires_at: Option<NaiveDateTime>, now: NaiveDateTime) -> AppResult<()> {
+    if expires_at.is_some_and(|t| t <= now) {
+        return Err(AppError::unprocessable(
+            "invalid_expiry",
+            "the ban's expiry must be in the future",
+        ));
+    }
+    Ok(())
+}
+
+/// The 403 a banned person gets: from where, why and until when.
+fn banned_error(from: &str, reason: &str, expires_at: Option<&NaiveDateTime>) -> AppError {
+    let until = expires_at
         .map(|t| format!(" until {}", t.format("%Y-%m-%d %H:%M UTC")))
         .unwrap_or_default();
-    let reason = if ban.reason.is_empty() {
+    let reason = if reason.is_empty() {
         String::new()
     } else {
-        format!(": {}", ban.reason)
+        format!(": {reason}")
     };
-    Err(AppError::forbidden(
+    AppError::forbidden(
         "banned",
-        format!("you are banned from this community{until}{reason}"),
-    ))
+        format!("you are banned from {from}{until}{reason}"),
+    )
 }
 
 /// A log entry saying `moderator` did `action` in a community; callers add what it concerns.
@@ -507,12 +533,7 @@ pub async fn ban(
 ) -> AppResult<BanView> {
     let reason = clean_reason(Some(reason), true)?.unwrap_or_default();
     let now = crate::db::now();
-    if expires_at.is_some_and(|t| t <= now) {
-        return Err(AppError::unprocessable(
-            "invalid_expiry",
-            "the ban's expiry must be in the future",
-        ));
-    }
+    check_expiry(expires_at, now)?;
     crate::transaction!(db, |conn| {
         let group = resolve(&mut conn, settings, Some(session), community_handle).await?;
         require_moderator(&mut conn, session, group.id).await?;

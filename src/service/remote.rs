@@ -35,6 +35,40 @@ fn refused(code: &'static str, message: &str) -> AppError {
     AppError::forbidden(code, message.to_owned())
 }
 
+/// Whether a local group takes activities from a person on another instance: a `public`
+/// one from anyone this instance federates with, a `partners` one only from partner
+/// domains, an `internal` one from nobody.
+pub async fn ensure_takes_from(
+    conn: &mut crate::db::DbConn<'_>,
+    group: &Community,
+    person: &Person,
+) -> AppResult<()> {
+    if !group.local {
+        return Ok(());
+    }
+    match group.visibility {
+        Visibility::Public => Ok(()),
+        Visibility::Internal => Err(refused(
+            "community_not_federated",
+            "this community takes nothing from other instances",
+        )),
+        Visibility::Partners => {
+            let authority = url::Url::parse(&person.ap_id)
+                .map(|u| crate::federation::actor::authority(&u).to_ascii_lowercase())
+                .unwrap_or_default();
+            let standing = crate::db::federation_policy::standing(conn, &authority).await?;
+            if standing == crate::db::federation_policy::DomainStanding::Partner {
+                Ok(())
+            } else {
+                Err(refused(
+                    "not_a_partner",
+                    "this community is shared with partner instances only",
+                ))
+            }
+        }
+    }
+}
+
 fn check_size(post: &RemotePost) -> AppResult<()> {
     if post.body.chars().count() > BODY_MAX_CHARS {
         return Err(AppError::unprocessable(
@@ -132,12 +166,7 @@ pub async fn store_thread(
         }
         if group.local {
             crate::service::moderation::ensure_not_banned(&mut conn, group.id, author.id).await?;
-            if group.visibility != Visibility::Public {
-                return Err(refused(
-                    "community_not_federated",
-                    "this community takes no posts from other instances",
-                ));
-            }
+            ensure_takes_from(&mut conn, group, author).await?;
             if group.posting_restricted_to_mods && !moderates(&mut conn, group, author).await? {
                 return Err(refused(
                     "posting_restricted",
@@ -457,8 +486,8 @@ pub async fn delete(
     result
 }
 
-/// A remote `Follow` of one of our groups: public groups accept at once and answer with
-/// `Accept`; others are not followed from outside.
+/// A remote `Follow` of one of our groups: public groups (and `partners` ones, for partner
+/// domains) accept at once and answer with `Accept`; others are not followed from outside.
 pub async fn follow_local_group(
     db: &Db,
     settings: &Settings,
@@ -466,7 +495,7 @@ pub async fn follow_local_group(
     follower: &Person,
     follow: &Value,
 ) -> AppResult<()> {
-    if !group.local || group.visibility != Visibility::Public {
+    if !group.local {
         return Err(refused(
             "community_not_federated",
             "this community cannot be followed from other instances",
@@ -475,6 +504,7 @@ pub async fn follow_local_group(
     let now = crate::db::now();
     let follow_id = follow.get("id").and_then(Value::as_str).unwrap_or_default();
     let result = crate::transaction!(db, |conn| {
+        ensure_takes_from(&mut conn, group, follower).await?;
         let row =
             community_follow::upsert(&mut conn, group.id, follower.id, FollowState::Accepted, now)
                 .await?;

@@ -10,9 +10,11 @@ use serde::Deserialize;
 use super::auth::EmptyForm;
 use super::page::{Layout, Web, WebForm, WebResult};
 use super::views;
+use crate::db::federation_policy::FederationMode;
 use crate::db::types::{AccountRole, AccountStatus};
 use crate::error::AppError;
 use crate::service::admin::{self, NewInvite};
+use crate::service::federation_policy::{self, DomainList};
 
 pub struct AccountRowView {
     pub person_id: i64,
@@ -37,6 +39,13 @@ pub struct InviteView {
     pub uses: String,
     pub expires: String,
     pub revoked: bool,
+}
+
+pub struct InstanceBanRow {
+    pub person: String,
+    pub reason: String,
+    pub until: String,
+    pub banned_by: String,
 }
 
 pub struct BlockView {
@@ -65,6 +74,10 @@ struct AdminTemplate {
     accounts: Vec<AccountRowView>,
     invites: Vec<InviteView>,
     blocks: Vec<BlockView>,
+    /// `blocklist` or `allowlist`.
+    federation_mode: &'static str,
+    partners: Vec<BlockView>,
+    instance_bans: Vec<InstanceBanRow>,
     instances: Vec<InstanceView>,
     notice: Option<&'static str>,
 }
@@ -91,6 +104,11 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "unsuspended" => "The account was unsuspended.",
         "blocked" => "The domain was blocked.",
         "unblocked" => "The domain was unblocked.",
+        "mode" => "The federation mode was changed.",
+        "partner" => "The domain is now a partner.",
+        "partner_removed" => "The domain is no longer a partner.",
+        "instance_ban" => "The person is banned from every community here.",
+        "instance_unban" => "The ban was lifted.",
         _ => return None,
     })
 }
@@ -143,13 +161,40 @@ pub async fn page(web: Web, Query(query): Query<DoneQuery>) -> WebResult {
             code: i.code,
         })
         .collect();
-    let blocks = admin::list_domain_blocks(db, session)
+    let blocks = federation_policy::list_domain_blocks(db, session)
         .await?
         .into_iter()
         .map(|b| BlockView {
             created: views::date(&b.created_at),
             domain: b.domain,
             reason: b.reason.unwrap_or_default(),
+        })
+        .collect();
+    let partners = federation_policy::list_domain_allows(db, session)
+        .await?
+        .into_iter()
+        .map(|a| BlockView {
+            created: views::date(&a.created_at),
+            domain: a.domain,
+            reason: a.comment.unwrap_or_default(),
+        })
+        .collect();
+    let federation_mode = federation_policy::policy_view(db, session)
+        .await?
+        .mode
+        .as_str();
+    let instance_bans = crate::service::instance_moderation::bans(db, &web.ctx.settings, session)
+        .await?
+        .into_iter()
+        .map(|b| InstanceBanRow {
+            until: b
+                .ban
+                .expires_at
+                .as_ref()
+                .map_or_else(|| "until lifted".to_owned(), views::date),
+            person: b.person,
+            reason: b.ban.reason,
+            banned_by: b.banned_by.unwrap_or_default(),
         })
         .collect();
     let instances = admin::federation_status(db, session)
@@ -173,6 +218,9 @@ pub async fn page(web: Web, Query(query): Query<DoneQuery>) -> WebResult {
         accounts,
         invites,
         blocks,
+        federation_mode,
+        partners,
+        instance_bans,
         instances,
         notice: notice(query.done.as_deref()),
     };
@@ -291,13 +339,117 @@ pub struct BlockForm {
 
 pub async fn block(web: Web, WebForm(form): WebForm<BlockForm>) -> WebResult {
     let reason = Some(form.reason.trim()).filter(|r| !r.is_empty());
-    admin::block_domain(&web.ctx.db, web.require_session()?, &form.domain, reason).await?;
+    federation_policy::block_domain(&web.ctx.db, web.require_session()?, &form.domain, reason)
+        .await?;
     done(&web, "blocked")
 }
 
 pub async fn unblock(web: Web, WebForm(form): WebForm<BlockForm>) -> WebResult {
-    admin::unblock_domain(&web.ctx.db, web.require_session()?, &form.domain).await?;
+    federation_policy::unblock_domain(&web.ctx.db, web.require_session()?, &form.domain).await?;
     done(&web, "unblocked")
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct InstanceBanForm {
+    #[serde(default)]
+    person: String,
+    #[serde(default)]
+    reason: String,
+    /// A date (`YYYY-MM-DD`), or empty for a ban until lifted.
+    #[serde(default)]
+    until: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    remove_content: Option<String>,
+}
+
+pub async fn ban_from_instance(web: Web, WebForm(form): WebForm<InstanceBanForm>) -> WebResult {
+    let until = super::moderation::parse_until(&form.until)?;
+    crate::service::instance_moderation::ban(
+        &web.ctx.db,
+        &web.ctx.settings,
+        web.require_session()?,
+        &form.person,
+        &form.reason,
+        until,
+        form.remove_content.is_some(),
+    )
+    .await?;
+    done(&web, "instance_ban")
+}
+
+pub async fn lift_instance_ban(web: Web, WebForm(form): WebForm<InstanceBanForm>) -> WebResult {
+    crate::service::instance_moderation::unban(
+        &web.ctx.db,
+        &web.ctx.settings,
+        web.require_session()?,
+        &form.person,
+    )
+    .await?;
+    done(&web, "instance_unban")
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ModeForm {
+    #[serde(default)]
+    mode: String,
+}
+
+pub async fn set_federation_mode(web: Web, WebForm(form): WebForm<ModeForm>) -> WebResult {
+    let mode = match form.mode.as_str() {
+        "allowlist" => FederationMode::Allowlist,
+        _ => FederationMode::Blocklist,
+    };
+    federation_policy::set_mode(&web.ctx.db, web.require_session()?, mode).await?;
+    done(&web, "mode")
+}
+
+pub async fn add_partner(web: Web, WebForm(form): WebForm<BlockForm>) -> WebResult {
+    let comment = Some(form.reason.trim()).filter(|r| !r.is_empty());
+    federation_policy::allow_domain(&web.ctx.db, web.require_session()?, &form.domain, comment)
+        .await?;
+    done(&web, "partner")
+}
+
+pub async fn remove_partner(web: Web, WebForm(form): WebForm<BlockForm>) -> WebResult {
+    federation_policy::disallow_domain(&web.ctx.db, web.require_session()?, &form.domain).await?;
+    done(&web, "partner_removed")
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ImportForm {
+    #[serde(default)]
+    list: String,
+    #[serde(default)]
+    csv: String,
+}
+
+/// Imports a pasted CSV list and says what was taken and what was skipped, line by line.
+pub async fn import_list(web: Web, WebForm(form): WebForm<ImportForm>) -> WebResult {
+    let list = match form.list.as_str() {
+        "blocks" => DomainList::Blocks,
+        _ => DomainList::Allows,
+    };
+    let report =
+        federation_policy::import_csv(&web.ctx.db, web.require_session()?, list, &form.csv).await?;
+    let what = match list {
+        DomainList::Blocks => "blocked",
+        DomainList::Allows => "made partners",
+    };
+    let mut message = format!("{} domains {what}.", report.imported.len());
+    for skipped in &report.skipped {
+        message.push_str(&format!(
+            " Line {} (`{}`) skipped: {}.",
+            skipped.line, skipped.value, skipped.reason
+        ));
+    }
+    let template = super::moderation::NoticeTemplate {
+        layout: web.layout("List imported"),
+        message,
+        back_url: "/admin#federation".to_owned(),
+        back_label: "Back to administration",
+    };
+    Ok(web.render(StatusCode::OK, &template))
 }
 
 #[cfg(test)]

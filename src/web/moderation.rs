@@ -17,11 +17,11 @@ use crate::service::moderation::{self, Content, LogView};
 
 #[derive(Template)]
 #[template(path = "notice.html")]
-struct NoticeTemplate {
-    layout: Layout,
-    message: String,
-    back_url: String,
-    back_label: &'static str,
+pub(crate) struct NoticeTemplate {
+    pub(crate) layout: Layout,
+    pub(crate) message: String,
+    pub(crate) back_url: String,
+    pub(crate) back_label: &'static str,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,6 +128,35 @@ pub async fn restore_answer(
     set_removed(web, Content::Answer(id), false, form).await
 }
 
+/// Admins purge a thread or an answer for good, then see its community or thread.
+async fn purge(web: Web, target: Content, form: ReasonForm) -> WebResult {
+    let next = crate::service::instance_moderation::purge(
+        &web.ctx.db,
+        &web.ctx.settings,
+        web.require_session()?,
+        target,
+        &form.reason,
+    )
+    .await?;
+    Ok(web.see_other(&next))
+}
+
+pub async fn purge_thread(
+    web: Web,
+    Path(id): Path<i64>,
+    WebForm(form): WebForm<ReasonForm>,
+) -> WebResult {
+    purge(web, Content::Thread(id), form).await
+}
+
+pub async fn purge_answer(
+    web: Web,
+    Path(id): Path<i64>,
+    WebForm(form): WebForm<ReasonForm>,
+) -> WebResult {
+    purge(web, Content::Answer(id), form).await
+}
+
 pub struct ReportRow {
     pub id: i64,
     pub title: String,
@@ -208,6 +237,8 @@ fn action_label(action: ModAction) -> &'static str {
         ModAction::DismissReport => "dismissed a report",
         ModAction::AddModerator => "made moderator",
         ModAction::RemoveModerator => "removed as moderator",
+        ModAction::PurgeThread => "purged a thread",
+        ModAction::PurgeAnswer => "purged an answer",
     }
 }
 
@@ -343,10 +374,10 @@ pub struct BanForm {
     until: String,
 }
 
-pub async fn ban(web: Web, WebForm(form): WebForm<BanForm>) -> WebResult {
-    let session = web.require_session()?;
-    let until = match form.until.trim() {
-        "" => None,
+/// A ban form's end date (`YYYY-MM-DD`, the end of that day in UTC); empty: none.
+pub(crate) fn parse_until(text: &str) -> Result<Option<chrono::NaiveDateTime>, AppError> {
+    match text.trim() {
+        "" => Ok(None),
         text => {
             let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
                 AppError::unprocessable(
@@ -354,9 +385,16 @@ pub async fn ban(web: Web, WebForm(form): WebForm<BanForm>) -> WebResult {
                     format!("`{text}` is not a date: write it as YYYY-MM-DD"),
                 )
             })?;
-            Some(day.and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default()))
+            Ok(Some(day.and_time(
+                NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default(),
+            )))
         }
-    };
+    }
+}
+
+pub async fn ban(web: Web, WebForm(form): WebForm<BanForm>) -> WebResult {
+    let session = web.require_session()?;
+    let until = parse_until(&form.until)?;
     moderation::ban(
         &web.ctx.db,
         &web.ctx.settings,

@@ -64,6 +64,8 @@ struct TreeContext<'a> {
     locked: bool,
     /// The viewer moderates the community (delete anyone's answer).
     moderates: bool,
+    /// The viewer is an admin (purge for good).
+    purges: bool,
     draft: &'a DraftState,
 }
 
@@ -114,6 +116,8 @@ struct ModeratePostTemplate<'a> {
     csrf: &'a str,
     can_report: bool,
     moderates: bool,
+    /// The viewer is an admin, who may also purge the post for good.
+    purges: bool,
     removed: bool,
     deleted: bool,
 }
@@ -143,6 +147,7 @@ fn render_tree(nodes: &[AnswerNode], cx: &TreeContext<'_>) -> Result<String, App
                     .viewer_person
                     .is_some_and(|p| p != a.author_id && !a.deleted && !a.removed),
                 moderates: cx.moderates,
+                purges: cx.purges,
                 removed: a.removed,
                 deleted: a.deleted,
             })?,
@@ -180,6 +185,7 @@ pub async fn render(web: &Web, id: i64, status: StatusCode, draft: DraftState) -
             && (viewer_person == Some(thread.author_id) || community.viewer_moderates),
         locked: thread.locked,
         moderates: community.viewer_moderates,
+        purges: viewer.is_some_and(|s| s.is_admin()),
         draft: &draft,
     };
     let answers_html = render_tree(&tree, &cx)?;
@@ -202,6 +208,7 @@ pub async fn render(web: &Web, id: i64, status: StatusCode, draft: DraftState) -
         can_report: viewer_person
             .is_some_and(|p| p != thread.author_id && !thread.deleted && !thread.removed),
         moderates: community.viewer_moderates,
+        purges: viewer.is_some_and(|s| s.is_admin()),
         removed: thread.removed,
         deleted: thread.deleted,
     })?;

@@ -1,0 +1,3 @@
+DROP TABLE instance_bans;
+DROP TABLE instance_settings;
+DROP TABLE domain_allows;
