@@ -324,6 +324,40 @@ impl TestApi {
     }
 }
 
+/// A remote person `name` of `domain` (`https://{domain}/u/{name}`), stored as if fetched.
+pub async fn remote_person(db: &Db, domain: &str, name: &str) -> crate::db::person::Person {
+    let now = crate::db::now();
+    let result = async {
+        crate::transaction!(db, |conn| {
+            let instance = crate::db::instance::ensure_remote(&mut conn, domain, now).await?;
+            crate::db::person::upsert_remote(
+                &mut conn,
+                &crate::db::person::RemotePersonForm {
+                    ap_id: format!("https://{domain}/u/{name}"),
+                    local: false,
+                    instance_id: instance.id,
+                    name: name.to_owned(),
+                    name_lower: name.to_owned(),
+                    display_name: None,
+                    bio_html: None,
+                    avatar_url: None,
+                    inbox_url: format!("https://{domain}/u/{name}/inbox"),
+                    shared_inbox_url: None,
+                    public_key_pem: "unused".to_owned(),
+                    bot: false,
+                    deleted: false,
+                    published: now,
+                    updated: None,
+                    last_refreshed_at: now,
+                },
+            )
+            .await
+            .map_err(crate::error::AppError::from)
+        })
+    };
+    result.await.expect("remote person")
+}
+
 /// Sends Lyceum's logs (debug and up) to the running test's captured output, shown when
 /// it fails. Once per process; later calls do nothing.
 pub fn init_test_logging() {

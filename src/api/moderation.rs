@@ -470,7 +470,7 @@ async fn mod_log(
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::{TestApi, TestResponse, for_each_backend, test_settings};
+    use crate::testing::{TestApi, TestResponse, for_each_backend, remote_person, test_settings};
     use serde_json::{Value, json};
 
     async fn ok(api: &TestApi, method: &str, path: &str, who: Option<&str>, body: Value) -> Value {
@@ -486,6 +486,71 @@ mod tests {
 
     fn refusal(response: &TestResponse) -> (u16, &str) {
         (response.status.as_u16(), response.code())
+    }
+
+    /// A report from another instance (an inbound `Flag`) joins the moderators' queue like a
+    /// member's, its reason made fit to show; the same Flag again files nothing new.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reports_from_other_instances_join_the_queue() {
+        for_each_backend(async |db| {
+            let settings = test_settings();
+            let api = TestApi::new(db.clone(), settings.clone()).await;
+            let ann = api.signed_in_member("ann").await;
+            let ann = Some(ann.as_str());
+            ok(
+                &api,
+                "POST",
+                "/api/v1/communities",
+                ann,
+                json!({"name": "rust", "title": "Rust", "kind": "qa"}),
+            )
+            .await;
+            let thread = ok(
+                &api,
+                "POST",
+                "/api/v1/communities/rust/threads",
+                ann,
+                json!({"title": "Pools in axum", "body": "How?"}),
+            )
+            .await;
+            let thread_id = thread["id"].as_i64().expect("thread id");
+            let reporter = remote_person(&db, "other.example", "mallory").await;
+            let (group, found) = async {
+                crate::with_conn!(&db, |conn| {
+                    let group =
+                        crate::db::community::read_by_name(&mut conn, "rust", &settings.domain)
+                            .await?
+                            .expect("rust");
+                    let found = crate::db::thread::read(&mut conn, thread_id).await?;
+                    Ok::<_, crate::error::AppError>((group, found))
+                })
+            }
+            .await
+            .expect("rows");
+            let flag = "https://other.example/flag/1";
+            let file = || {
+                crate::service::moderation::report_from_remote(
+                    &db,
+                    &settings,
+                    &reporter,
+                    &group,
+                    crate::service::remote::Content::Thread(found.clone()),
+                    Some("Off topic\r\nreally"),
+                    flag,
+                )
+            };
+            let first = file().await.expect("filed");
+            let again = file().await.expect("the same");
+            assert_eq!(first.id, again.id);
+            assert_eq!(first.ap_id, flag);
+            let queue = ok(&api, "GET", "/api/v1/reports", ann, json!(null)).await;
+            let queue = queue.as_array().expect("a list");
+            assert_eq!(queue.len(), 1, "{queue:?}");
+            assert_eq!(queue[0]["queue"]["reporter"], "mallory@other.example");
+            assert_eq!(queue[0]["reason"], "Off topic \nreally");
+            assert_eq!(queue[0]["thread_id"], thread_id);
+        })
+        .await;
     }
 
     /// Issue #10 items 1, 2 and 4 on one instance: a member reports an answer, the

@@ -98,6 +98,28 @@ pub enum Action {
         object: Url,
         reason: Option<String>,
     },
+    /// A moderator bans `object` (a person) from `target` (a group; Lemmy's `Block`), with
+    /// the reason (`summary`) and when it ends (`endTime`).
+    Block {
+        object: Url,
+        target: Url,
+        reason: Option<String>,
+        expires: Option<chrono::NaiveDateTime>,
+    },
+    /// A report (`Flag`): `objects` are what it names (Mastodon lists the account first, then
+    /// posts), `to` where it is addressed, `reason` Lemmy's `summary` or Mastodon's `content`.
+    Flag {
+        objects: Vec<Url>,
+        to: Vec<Url>,
+        reason: Option<String>,
+    },
+    /// `Add` (`added`) or `Remove` of `object` to or from the collection `target`: a group's
+    /// moderators or its featured (pinned) threads.
+    Collection {
+        added: bool,
+        object: Url,
+        target: Url,
+    },
     /// `Like` and PieFed's `EmojiReact` count +1, `Dislike` −1.
     Vote {
         score: i64,
@@ -107,7 +129,7 @@ pub enum Action {
     ChooseAnswer {
         object: Url,
     },
-    /// Only Follow, Vote, ChooseAnswer, a moderator's Delete and Lock are undone; other undos
+    /// Only Follow, Vote, ChooseAnswer, a moderator's Delete, Lock and Block are undone; other undos
     /// are `Inbound::Ignored`.
     Undo(Box<Activity>),
     /// An embedded activity relayed by a group, or an embedded object shared (the Mastodon
@@ -186,10 +208,9 @@ fn classify_at(value: &Value, depth: usize) -> Result<Inbound, Refusal> {
     let kind = type_of(value, "the document")?;
     match kind {
         "Follow" | "Accept" | "Reject" | "Create" | "Update" | "Delete" | "Like" | "Dislike"
-        | "EmojiReact" | "ChooseAnswer" | "Undo" | "Announce" | "Lock" => {
-            activity(value, kind, depth)
-        }
-        "Flag" | "Block" | "Add" | "Remove" | "Move" | "Resolve" | "Warn" => {
+        | "EmojiReact" | "ChooseAnswer" | "Undo" | "Announce" | "Lock" | "Block" | "Flag"
+        | "Add" | "Remove" => activity(value, kind, depth),
+        "Move" | "Resolve" | "Warn" => {
             // Checked like any activity so garbage is still refused, then left alone.
             link_field(value, "id", kind)?;
             link_field(value, "actor", kind)?;
@@ -235,9 +256,6 @@ fn summary(value: &Value) -> Option<String> {
 
 fn ignored_reason(kind: &str) -> &'static str {
     match kind {
-        "Flag" => "reports from other instances are not taken yet",
-        "Block" => "bans from other instances are not applied",
-        "Add" | "Remove" => "moderator and featured lists are not synchronized",
         "Move" => "moves between communities are not followed",
         _ => "moderation activities of other instances are not applied",
     }
@@ -263,6 +281,50 @@ fn activity(value: &Value, kind: &str, depth: usize) -> Result<Inbound, Refusal>
         Some(object) => single(object),
     };
     let action = match kind {
+        "Block" => Action::Block {
+            object: object_link(object, kind)?,
+            target: required_link(value, "target", kind)?,
+            reason: summary(value).filter(|r| !r.is_empty()),
+            expires: end_time(value)?,
+        },
+        "Flag" => {
+            let objects = match object {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|item| object_link(item, kind))
+                    .collect::<Result<Vec<_>, _>>()?,
+                other => vec![object_link(other, kind)?],
+            };
+            if objects.is_empty() {
+                return Err(Refusal::new("invalid_object", "the Flag names nothing"));
+            }
+            let to = match value.get("to").map(single) {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|item| link(item, "an address of the Flag", "invalid_to"))
+                    .collect::<Result<Vec<_>, _>>()?,
+                Some(one) => vec![link(one, "the address of the Flag", "invalid_to")?],
+            };
+            let reason = summary(value)
+                .or_else(|| {
+                    value
+                        .get("content")
+                        .and_then(Value::as_str)
+                        .map(|s| s.chars().take(1000).collect())
+                })
+                .filter(|r: &String| !r.trim().is_empty());
+            Action::Flag {
+                objects,
+                to,
+                reason,
+            }
+        }
+        "Add" | "Remove" => Action::Collection {
+            added: kind == "Add",
+            object: object_link(object, kind)?,
+            target: required_link(value, "target", kind)?,
+        },
         "Follow" => Action::Follow {
             object: object_link(object, kind)?,
         },
@@ -350,12 +412,18 @@ fn activity(value: &Value, kind: &str, depth: usize) -> Result<Inbound, Refusal>
             if !(moderator_delete
                 || matches!(
                     inner,
-                    "Follow" | "Like" | "Dislike" | "EmojiReact" | "ChooseAnswer" | "Lock"
+                    "Follow"
+                        | "Like"
+                        | "Dislike"
+                        | "EmojiReact"
+                        | "ChooseAnswer"
+                        | "Lock"
+                        | "Block"
                 ))
             {
                 return Ok(ignored(
                     &format!("Undo({inner})"),
-                    "only follows, votes, accepted answers, locks and moderators' removals are undone",
+                    "only follows, votes, accepted answers, locks, bans and moderators' removals are undone",
                 ));
             }
             match classify_at(object, depth + 1)? {
@@ -411,6 +479,10 @@ fn action_name(action: &Action) -> &'static str {
         Action::Update(_) => "Update",
         Action::Delete { .. } => "Delete",
         Action::Lock { .. } => "Lock",
+        Action::Block { .. } => "Block",
+        Action::Flag { .. } => "Flag",
+        Action::Collection { added: true, .. } => "Add",
+        Action::Collection { added: false, .. } => "Remove",
         Action::Vote { .. } => "vote",
         Action::ChooseAnswer { .. } => "ChooseAnswer",
         Action::Undo(_) => "Undo",
@@ -464,6 +536,36 @@ pub fn link_field(value: &Value, field: &'static str, kind: &str) -> Result<Url,
     match value.get(field).map(single) {
         None | Some(Value::Null) => Err(Refusal::new(missing, format!("{what} is missing"))),
         Some(found) => link(found, &what, invalid),
+    }
+}
+
+/// A required link field other than `id` and `actor` (`target` of a Block, Add or Remove).
+fn required_link(value: &Value, field: &'static str, kind: &str) -> Result<Url, Refusal> {
+    let what = format!("the {field} of the {kind}");
+    match value.get(field).map(single) {
+        None | Some(Value::Null) => {
+            Err(Refusal::new("missing_target", format!("{what} is missing")))
+        }
+        Some(found) => link(found, &what, "invalid_target"),
+    }
+}
+
+/// When a ban ends (`endTime`, RFC 3339), `None` for a ban without end.
+fn end_time(value: &Value) -> Result<Option<chrono::NaiveDateTime>, Refusal> {
+    match value.get("endTime") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| Some(t.naive_utc()))
+            .map_err(|e| {
+                Refusal::new(
+                    "invalid_end_time",
+                    format!("the endTime is not an RFC 3339 time: {e}"),
+                )
+            }),
+        Some(other) => Err(Refusal::new(
+            "invalid_end_time",
+            format!("the endTime is {}, not a time", json_kind(other)),
+        )),
     }
 }
 
@@ -974,7 +1076,7 @@ mod tests {
             Ok(Inbound::Ignored { .. })
         ));
         assert!(matches!(
-            classify(&undo(json!({"type": "Block", "object": 5}))),
+            classify(&undo(json!({"type": "Move", "object": 5}))),
             Ok(Inbound::Ignored { .. })
         ));
         let mut bad_like = like(json!(5));
@@ -988,6 +1090,120 @@ mod tests {
                             "actor": "https://n.example/uid/1",
                             "object": {"type": "Create", "object": "https://a.example/x"}});
         assert!(matches!(classify(&reject), Ok(Inbound::Ignored { .. })));
+    }
+
+    /// Lemmy's ban as it sends it (`fixtures/lemmy/activities/block`), announced by the
+    /// group, and its Undo; a ban without target or with a garbled end is refused by name.
+    #[test]
+    fn lemmy_bans_are_read_with_reason_and_end() {
+        let block = json!({
+            "actor": "https://enterprise.lemmy.ml/u/lemmy_beta",
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "object": "https://ds9.lemmy.ml/u/lemmy_alpha",
+            "cc": ["https://enterprise.lemmy.ml/c/main"],
+            "audience": "https://enterprise.lemmy.ml/c/main",
+            "target": "https://enterprise.lemmy.ml/c/main",
+            "type": "Block",
+            "removeData": true,
+            "summary": "spam post",
+            "endTime": "2021-11-01T12:23:50.151874Z",
+            "id": "https://enterprise.lemmy.ml/activities/block/5d42fffb"
+        });
+        let announce = json!({
+            "id": "https://enterprise.lemmy.ml/activities/announce/1", "type": "Announce",
+            "actor": "https://enterprise.lemmy.ml/c/main",
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "cc": ["https://enterprise.lemmy.ml/c/main/followers"],
+            "object": block
+        });
+        let Action::Announce(inner) = accepted_action(&announce) else {
+            panic!("not an Announce");
+        };
+        match action_of(&inner) {
+            Some(Action::Block {
+                object,
+                target,
+                reason,
+                expires,
+            }) => {
+                assert_eq!(object.as_str(), "https://ds9.lemmy.ml/u/lemmy_alpha");
+                assert_eq!(target.as_str(), "https://enterprise.lemmy.ml/c/main");
+                assert_eq!(reason.as_deref(), Some("spam post"));
+                assert_eq!(
+                    expires.map(|t| t.to_string()).as_deref(),
+                    Some("2021-11-01 12:23:50.151874")
+                );
+            }
+            other => panic!("not a Block: {other:?}"),
+        }
+        let undo = json!({
+            "id": "https://enterprise.lemmy.ml/activities/undo/1", "type": "Undo",
+            "actor": "https://enterprise.lemmy.ml/u/lemmy_beta",
+            "to": [], "cc": [], "object": block
+        });
+        assert!(matches!(
+            accepted_action(&undo),
+            Action::Undo(undone) if matches!(undone.action, Action::Block { expires: Some(_), .. })
+        ));
+        let mut no_end = block.clone();
+        no_end.as_object_mut().map(|m| m.remove("endTime"));
+        assert!(matches!(
+            accepted_action(&no_end),
+            Action::Block { expires: None, .. }
+        ));
+        let mut garbled = block.clone();
+        garbled["endTime"] = json!("next tuesday");
+        assert_eq!(code(&garbled), "invalid_end_time");
+        let mut untargeted = block;
+        untargeted.as_object_mut().map(|m| m.remove("target"));
+        assert_eq!(code(&untargeted), "missing_target");
+    }
+
+    #[test]
+    fn reports_and_collection_changes_are_read() {
+        let mastodon = fixture_value("mastodon/activities/flag.json");
+        match accepted_action(&mastodon) {
+            Action::Flag {
+                objects,
+                to,
+                reason,
+            } => {
+                assert_eq!(objects.len(), 3);
+                assert_eq!(to.len(), 1);
+                assert_eq!(
+                    reason.as_deref(),
+                    Some("Please take a look at this user and their posts")
+                );
+            }
+            other => panic!("not a Flag: {other:?}"),
+        }
+        let lemmy = fixture_value("lemmy/activities/community/report_page.json");
+        assert!(matches!(
+            accepted_action(&lemmy),
+            Action::Flag { objects, reason: Some(r), .. } if objects.len() == 1 && r == "report this post"
+        ));
+        let mut empty = lemmy.clone();
+        empty["object"] = json!([]);
+        assert_eq!(code(&empty), "invalid_object");
+        let add = fixture_value("lemmy/activities/community/add_mod.json");
+        assert!(matches!(
+            accepted_action(&add),
+            Action::Collection { added: true, target, .. } if target.as_str().ends_with("/moderators")
+        ));
+        let remove = fixture_value("lemmy/activities/community/remove_featured_post.json");
+        assert!(matches!(
+            accepted_action(&remove),
+            Action::Collection { added: false, target, .. } if target.as_str().ends_with("/featured")
+        ));
+    }
+
+    fn fixture_value(path: &str) -> Value {
+        let mut value: Value = serde_json::from_str(
+            &std::fs::read_to_string(fixtures::root().join(path)).expect("fixture"),
+        )
+        .expect("json");
+        fixtures::unscrub(&mut value);
+        value
     }
 
     #[test]

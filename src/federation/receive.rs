@@ -124,6 +124,23 @@ async fn apply(
         Action::Lock { object, reason } => {
             on_lock(raw, actor, object, true, reason.as_deref(), via, data).await
         }
+        Action::Block {
+            object,
+            target,
+            reason,
+            expires,
+        } => {
+            let ban = Some((reason.as_deref(), *expires));
+            on_block(actor, object, target, ban, via, data).await
+        }
+        Action::Flag {
+            objects, reason, ..
+        } => on_flag(&activity.id, actor, objects, reason.as_deref(), via, data).await,
+        Action::Collection {
+            added,
+            object,
+            target,
+        } => on_collection(actor, object, target, *added, via, data).await,
         Action::Vote { score, object } => on_vote(raw, actor, object, *score, via, data).await,
         Action::ChooseAnswer { object } => {
             on_choose_answer(raw, actor, object, true, via, data).await
@@ -138,12 +155,16 @@ async fn apply(
     }
 }
 
-async fn local_group(url: &Url, data: &Fed) -> AppResult<Option<Community>> {
+/// The community (local or remote, deleted or not) whose id is `url`, if we know it.
+async fn group_at(url: &Url, data: &Fed) -> AppResult<Option<Community>> {
     let id = url.to_string();
-    let found = crate::with_conn!(&data.db, |conn| community::read_by_ap_id(&mut conn, &id)
+    crate::with_conn!(&data.db, |conn| community::read_by_ap_id(&mut conn, &id)
         .await
-        .map_err(AppError::from))?;
-    Ok(found.filter(|c| c.local && !c.deleted))
+        .map_err(AppError::from))
+}
+
+async fn local_group(url: &Url, data: &Fed) -> AppResult<Option<Community>> {
+    Ok(group_at(url, data).await?.filter(|c| c.local && !c.deleted))
 }
 
 async fn on_follow(activity: &Value, actor: &Url, target: &Url, data: &Fed) -> AppResult<()> {
@@ -345,11 +366,7 @@ fn group_candidates(json: &Value) -> Vec<Url> {
 /// The group a new thread is posted to: one we already know (never fetched from here).
 async fn find_group(json: &Value, data: &Fed) -> AppResult<Option<Community>> {
     for candidate in group_candidates(json) {
-        let id = candidate.to_string();
-        let found = crate::with_conn!(&data.db, |conn| community::read_by_ap_id(&mut conn, &id)
-            .await
-            .map_err(AppError::from))?;
-        if let Some(found) = found {
+        if let Some(found) = group_at(&candidate, data).await? {
             return Ok(Some(found));
         }
     }
@@ -417,6 +434,10 @@ async fn on_create_or_update(
     if via.is_some() && authority(object_id).eq_ignore_ascii_case(&data.settings.domain) {
         // Our own content coming back, announced by a remote group: we have it.
         return Ok(());
+    }
+    if let Object::Embedded(Document::Group(_)) = object {
+        let group = activity.get("object").unwrap_or(&Value::Null);
+        return on_group_update(group, actor, object_id, via, data).await;
     }
     // An id only, or an object from a third origin announced by a group: fetch it from
     // where it lives, so only its origin can say what it contains (spec §6.1 rule 6).
@@ -724,6 +745,162 @@ async fn on_lock(
     .await
 }
 
+/// The remote group a moderation activity about the group itself (a ban, a moderator or
+/// featured list change, a profile edit) concerns. Its followers take such activities only
+/// inside the group's own Announce (spec §6.1 rule 8); `None` when `group_url` is no remote
+/// group we know (nothing here to change; our own groups are moderated here).
+async fn moderated_remote_group(
+    group_url: &Url,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<Option<Community>> {
+    let found = group_at(group_url, data).await?;
+    let Some(group) = found.filter(|g| !g.local && !g.deleted) else {
+        tracing::debug!(group = %group_url, "moderation of no remote group we know ignored");
+        return Ok(None);
+    };
+    match via {
+        None => Err(forbidden(
+            "not_announced",
+            "moderation of a remote community is taken only inside that community's Announce",
+        )),
+        Some(announcer) if announcer.id != group.id => Err(forbidden(
+            "wrong_group",
+            "a group may only announce moderation of itself",
+        )),
+        Some(_) => Ok(Some(group)),
+    }
+}
+
+/// `Update` of a remote group's profile, sent by the group itself (what Mastodon reads) or by
+/// one of its moderators inside the group's Announce (what Lemmy sends): the embedded Group
+/// refreshes our copy (title, description, settings).
+async fn on_group_update(
+    raw: &Value,
+    actor: &Url,
+    group_url: &Url,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<()> {
+    if actor == group_url {
+        match group_at(group_url, data).await? {
+            Some(group) if !group.local => check_via(via, &group)?,
+            _ => return Ok(()),
+        }
+    } else {
+        let Some(group) = moderated_remote_group(group_url, via, data).await? else {
+            return Ok(());
+        };
+        let moderator = person_at(actor, data).await?;
+        if !remote::may_moderate(&data.db, &group, &moderator).await? {
+            return Err(forbidden(
+                "moderator_required",
+                "only the community's moderators may edit it",
+            ));
+        }
+    }
+    super::actor::store_remote_actor(data, raw.clone()).await?;
+    Ok(())
+}
+
+/// A remote moderator's ban (`Block` with the group as `target`) or, with `ban` `None`, its
+/// `Undo`: our copy of the ban then refuses the person's answers, threads and votes in that
+/// community here as well, whether they are remote or our own members.
+async fn on_block(
+    actor: &Url,
+    object: &Url,
+    target: &Url,
+    ban: Option<(Option<&str>, Option<chrono::NaiveDateTime>)>,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<()> {
+    let Some(group) = moderated_remote_group(target, via, data).await? else {
+        return Ok(());
+    };
+    let moderator = person_at(actor, data).await?;
+    let banned = person_at(object, data).await?;
+    remote::set_banned(&data.db, &group, &moderator, &banned, ban).await
+}
+
+/// A report from another instance (`Flag`): the first reported thread or answer we hold in
+/// one of our communities goes into that community's queue. Reports of remote content, or
+/// of accounts only, are for their own instances.
+async fn on_flag(
+    id: &Url,
+    actor: &Url,
+    objects: &[Url],
+    reason: Option<&str>,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<()> {
+    if via.is_some() {
+        // Reports go to a group, never through one.
+        return Ok(());
+    }
+    for object in objects {
+        let Some(target) = target_of(object, data).await? else {
+            continue;
+        };
+        let group = group_of_target(&target, data).await?;
+        if !group.local {
+            continue;
+        }
+        let reporter = person_at(actor, data).await?;
+        crate::service::moderation::report_from_remote(
+            &data.db,
+            &data.settings,
+            &reporter,
+            &group,
+            target,
+            reason,
+            id.as_str(),
+        )
+        .await?;
+        return Ok(());
+    }
+    tracing::debug!(report = %id, "a report of nothing in our communities ignored");
+    Ok(())
+}
+
+/// `Add` or `Remove` on a remote group's moderators collection: our copy of its moderator
+/// list follows, so the moderator's later actions there are accepted from any server.
+async fn on_collection(
+    actor: &Url,
+    object: &Url,
+    target: &Url,
+    added: bool,
+    via: Option<&Community>,
+    data: &Fed,
+) -> AppResult<()> {
+    let Some(announcer) = via else {
+        tracing::debug!(target = %target, "a collection change not announced by a group ignored");
+        return Ok(());
+    };
+    let is = |stored: &Option<String>, suffix: &str| {
+        let expected = stored
+            .clone()
+            .unwrap_or_else(|| format!("{}/{suffix}", announcer.ap_id));
+        Url::parse(&expected).is_ok_and(|u| u == *target)
+    };
+    let group_url = Url::parse(&announcer.ap_id).map_err(AppError::internal)?;
+    if is(&announcer.moderators_url, "moderators") {
+        let Some(group) = moderated_remote_group(&group_url, via, data).await? else {
+            return Ok(());
+        };
+        let moderator = person_at(actor, data).await?;
+        let person = person_at(object, data).await?;
+        return remote::set_moderator(&data.db, &group, &moderator, &person, added).await;
+    }
+    if is(&announcer.featured_url, "featured") {
+        tracing::debug!(target = %target, "featured threads are not kept");
+        return Ok(());
+    }
+    Err(forbidden(
+        "wrong_group",
+        "a group may only announce changes to its own collections",
+    ))
+}
+
 /// A vote, or with `score` 0 (from `Undo`) its withdrawal.
 async fn on_vote(
     activity: &Value,
@@ -811,6 +988,9 @@ async fn on_undo(
         } => on_removal(activity, actor, object, false, reason, via, data).await,
         Action::Lock { object, .. } => {
             on_lock(activity, actor, object, false, None, via, data).await
+        }
+        Action::Block { object, target, .. } => {
+            on_block(actor, object, target, None, via, data).await
         }
         // The classifier wraps nothing else in an Undo (an author's own delete cannot be
         // undone: its text is gone).

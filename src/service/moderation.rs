@@ -209,7 +209,6 @@ pub async fn report(
     reason: &str,
 ) -> AppResult<Report> {
     let reason = clean_reason(Some(reason), true)?.unwrap_or_default();
-    let now = crate::db::now();
     crate::transaction!(db, |conn| {
         let (thread_id, answer_id, object_ap_id, group) = match target {
             Content::Thread(id) => {
@@ -222,39 +221,103 @@ pub async fn report(
                 (parent.id, Some(found.id), found.ap_id, group)
             }
         };
-        if let Some(open) =
-            rows::open_report_by(&mut conn, session.person.id, thread_id, answer_id).await?
-        {
-            return Ok(open);
-        }
         let ap_id = new_activity_id(settings, "flag")?;
-        let created = rows::insert_report(
-            &mut conn,
-            &rows::NewReport {
-                ap_id: &ap_id,
-                reporter_id: session.person.id,
-                community_id: group.id,
-                thread_id,
-                answer_id,
-                reason: &reason,
-                status: ReportStatus::Open,
-                published: now,
-            },
-        )
-        .await?;
-        activities::reported(
+        let reported = Reported {
+            thread_id,
+            answer_id,
+            object_ap_id: &object_ap_id,
+            group: &group,
+        };
+        file_report(
             &mut conn,
             settings,
-            &ap_id,
             &session.person,
-            &object_ap_id,
-            &group,
+            reported,
             &reason,
+            &ap_id,
         )
-        .await?;
-        Ok::<_, AppError>(created)
+        .await
     })
     .inspect(|_| outbox::wake())
+}
+
+/// What a report is about.
+struct Reported<'a> {
+    thread_id: i64,
+    answer_id: Option<i64>,
+    object_ap_id: &'a str,
+    group: &'a Community,
+}
+
+/// Files a report (or returns the reporter's open one about the same thing), and forwards it
+/// as `Flag` when the community is remote: the one place reports are written, for our
+/// members and other instances' alike.
+async fn file_report(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    reporter: &Person,
+    reported: Reported<'_>,
+    reason: &str,
+    ap_id: &str,
+) -> AppResult<Report> {
+    let Reported {
+        thread_id,
+        answer_id,
+        object_ap_id,
+        group,
+    } = reported;
+    if let Some(open) = rows::open_report_by(conn, reporter.id, thread_id, answer_id).await? {
+        return Ok(open);
+    }
+    let created = rows::insert_report(
+        conn,
+        &rows::NewReport {
+            ap_id,
+            reporter_id: reporter.id,
+            community_id: group.id,
+            thread_id,
+            answer_id,
+            reason,
+            status: ReportStatus::Open,
+            published: crate::db::now(),
+        },
+    )
+    .await?;
+    activities::reported(conn, settings, ap_id, reporter, object_ap_id, group, reason).await?;
+    Ok(created)
+}
+
+/// A report from another instance (`Flag`) of a thread or answer in one of our communities,
+/// queued for its moderators like our members' reports. Its id is the Flag's, so a repeat
+/// files nothing new.
+pub async fn report_from_remote(
+    db: &Db,
+    settings: &Settings,
+    reporter: &Person,
+    group: &Community,
+    target: crate::service::remote::Content,
+    reason: Option<&str>,
+    flag_id: &str,
+) -> AppResult<Report> {
+    let reason = crate::service::remote::remote_reason(reason);
+    crate::transaction!(db, |conn| {
+        if let Some(known) = rows::report_by_ap_id(&mut conn, flag_id).await? {
+            return Ok(known);
+        }
+        let (thread_id, answer_id, object_ap_id) = match &target {
+            crate::service::remote::Content::Thread(t) => (t.id, None, t.ap_id.clone()),
+            crate::service::remote::Content::Answer(a) => {
+                (a.thread_id, Some(a.id), a.ap_id.clone())
+            }
+        };
+        let reported = Reported {
+            thread_id,
+            answer_id,
+            object_ap_id: &object_ap_id,
+            group,
+        };
+        file_report(&mut conn, settings, reporter, reported, &reason, flag_id).await
+    })
 }
 
 /// The reports with `status` in the communities the session moderates (all for staff),

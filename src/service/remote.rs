@@ -9,7 +9,7 @@ use crate::db::answer::{self, Answer, AnswerInsertForm};
 use crate::db::community::Community;
 use crate::db::person::Person;
 use crate::db::thread::{self, Thread, ThreadInsertForm};
-use crate::db::types::{CommunityKind, FollowState, ThreadKind, Visibility};
+use crate::db::types::{CommunityKind, FollowState, ModAction, ThreadKind, Visibility};
 use crate::db::{Db, community_follow, community_moderator, revision, tag, vote};
 use crate::error::{AppError, AppResult};
 use crate::federation::{activities, outbox};
@@ -105,6 +105,29 @@ async fn moderates(
         return Ok(true);
     }
     Ok(community_moderator::is_moderator(conn, group.id, person.id).await?)
+}
+
+/// Refuses `person` unless they may moderate `group` (see `moderates`); `what` completes
+/// "only the community's moderators may …".
+async fn ensure_moderates(
+    conn: &mut crate::db::DbConn<'_>,
+    group: &Community,
+    person: &Person,
+    what: &str,
+) -> AppResult<()> {
+    if moderates(conn, group, person).await? {
+        Ok(())
+    } else {
+        Err(refused(
+            "moderator_required",
+            &format!("only the community's moderators may {what}"),
+        ))
+    }
+}
+
+/// Whether `person` may moderate the remote `group` as far as we know (see `moderates`).
+pub async fn may_moderate(db: &Db, group: &Community, person: &Person) -> AppResult<bool> {
+    crate::with_conn!(db, |conn| moderates(&mut conn, group, person).await)
 }
 
 /// A new or edited thread. New threads into our groups must respect the group's rules;
@@ -395,12 +418,7 @@ pub async fn set_removed(
     activity: Option<&Value>,
 ) -> AppResult<()> {
     let result = crate::transaction!(db, |conn| {
-        if !moderates(&mut conn, group, moderator).await? {
-            return Err(refused(
-                "moderator_required",
-                "only the community's moderators may remove or restore posts",
-            ));
-        }
+        ensure_moderates(&mut conn, group, moderator, "remove or restore posts").await?;
         let post = match &target {
             Content::Thread(t) if !t.deleted && t.removed != removed => moderation::Post::Thread(t),
             Content::Answer(a) if !a.deleted && a.removed != removed => moderation::Post::Answer(a),
@@ -428,12 +446,7 @@ pub async fn set_locked(
     activity: Option<&Value>,
 ) -> AppResult<()> {
     let result = crate::transaction!(db, |conn| {
-        if !moderates(&mut conn, group, moderator).await? {
-            return Err(refused(
-                "moderator_required",
-                "only the community's moderators may lock threads",
-            ));
-        }
+        ensure_moderates(&mut conn, group, moderator, "lock threads").await?;
         let current = thread::read_for_update(&mut conn, found.id).await?;
         if current.deleted || current.locked == locked {
             return Ok(());
@@ -445,6 +458,96 @@ pub async fn set_locked(
     });
     outbox::wake();
     result
+}
+
+/// A remote group's moderator bans `person` (a reason and an end when given) or, with
+/// `ban` `None`, lifts the ban: kept as our own ban of that community, so `ensure_not_banned`
+/// refuses the person there, and logged under the remote moderator's name.
+pub async fn set_banned(
+    db: &Db,
+    group: &Community,
+    moderator: &Person,
+    person: &Person,
+    ban: Option<(Option<&str>, Option<NaiveDateTime>)>,
+) -> AppResult<()> {
+    let now = crate::db::now();
+    crate::transaction!(db, |conn| {
+        ensure_moderates(&mut conn, group, moderator, "ban from it").await?;
+        let mut entry = match ban {
+            Some((reason, expires_at)) => {
+                let reason = remote_reason(reason);
+                crate::db::moderation::upsert_ban(
+                    &mut conn,
+                    &crate::db::moderation::CommunityBan {
+                        community_id: group.id,
+                        person_id: person.id,
+                        reason: reason.clone(),
+                        expires_at,
+                        banned_by: Some(moderator.id),
+                        published: now,
+                    },
+                )
+                .await?;
+                let mut entry = moderation::log_entry(group.id, moderator, ModAction::Ban);
+                entry.reason = Some(reason).filter(|r| !r.is_empty());
+                entry.expires_at = expires_at;
+                entry
+            }
+            None => {
+                if !crate::db::moderation::delete_ban(&mut conn, group.id, person.id).await? {
+                    return Ok(());
+                }
+                moderation::log_entry(group.id, moderator, ModAction::Unban)
+            }
+        };
+        entry.person_id = Some(person.id);
+        moderation::log(&mut conn, entry).await?;
+        Ok::<_, AppError>(())
+    })
+}
+
+/// A remote group's moderator adds `person` to its moderators, or removes them: our copy of
+/// the list follows (it decides whose moderation of that community we accept), logged.
+pub async fn set_moderator(
+    db: &Db,
+    group: &Community,
+    moderator: &Person,
+    person: &Person,
+    added: bool,
+) -> AppResult<()> {
+    let now = crate::db::now();
+    crate::transaction!(db, |conn| {
+        ensure_moderates(&mut conn, group, moderator, "change its moderators").await?;
+        let is = community_moderator::is_moderator(&mut conn, group.id, person.id).await?;
+        let action = match (added, is) {
+            (true, false) => {
+                community_moderator::add(&mut conn, group.id, person.id, now).await?;
+                ModAction::AddModerator
+            }
+            (false, true) => {
+                community_moderator::remove(&mut conn, group.id, person.id).await?;
+                ModAction::RemoveModerator
+            }
+            _ => return Ok(()),
+        };
+        let mut entry = moderation::log_entry(group.id, moderator, action);
+        entry.person_id = Some(person.id);
+        moderation::log(&mut conn, entry).await?;
+        Ok::<_, AppError>(())
+    })
+}
+
+/// A reason given by another server, made fit to show: control characters become spaces,
+/// at most `REASON_MAX_CHARS` characters, trimmed.
+pub fn remote_reason(reason: Option<&str>) -> String {
+    reason
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .take(moderation::REASON_MAX_CHARS)
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
 
 /// A `Delete` by the author, or (with the group's authority) a moderator.
@@ -634,7 +737,7 @@ mod tests {
     use super::*;
     use crate::db::community::RemoteCommunityForm;
     use crate::db::types::AccountRole;
-    use crate::testing::{TestApi, execute_sql, for_each_backend, test_settings};
+    use crate::testing::{TestApi, execute_sql, for_each_backend, remote_person, test_settings};
 
     async fn remote_group(db: &Db) -> Community {
         let now = crate::db::now();
@@ -673,6 +776,127 @@ mod tests {
             })
         };
         result.await.expect("remote group")
+    }
+
+    /// A remote group's ban of our member is kept as our ban of that community: the member
+    /// is refused there with the code a local ban gives, until it ends or is undone. Only the
+    /// group's own server or moderators we know of may ban; moderators added by the group
+    /// are known from then on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn remote_bans_and_moderator_lists_are_kept() {
+        for_each_backend(async |db| {
+            let api = TestApi::new(db.clone(), test_settings()).await;
+            let token = api.signed_in_member("ann").await;
+            let group = remote_group(&db).await;
+            let owner = remote_person(&db, "remote.example", "owner").await;
+            let outsider = remote_person(&db, "other.example", "mallory").await;
+            let ann = async {
+                crate::with_conn!(&db, |conn| crate::db::person::read_local_by_name(
+                    &mut conn, "ann"
+                )
+                .await
+                .map_err(AppError::from))
+            };
+            let ann = ann.await.expect("read").expect("ann");
+            let post = || {
+                api.call(
+                    "POST",
+                    "/api/v1/communities/ops@remote.example/threads",
+                    Some(&token),
+                    Some(serde_json::json!({"title": "Disk full", "body": "Again."})),
+                )
+            };
+
+            let refused = set_banned(&db, &group, &outsider, &ann, Some((Some("x"), None)))
+                .await
+                .expect_err("not a moderator");
+            assert_eq!(refused.code, "moderator_required");
+            set_banned(&db, &group, &owner, &ann, Some((Some("Spam\u{7}"), None)))
+                .await
+                .expect("banned");
+            let answer = post().await;
+            assert_eq!((answer.status.as_u16(), answer.code()), (403, "banned"));
+            assert!(
+                answer.body.to_string().contains("Spam"),
+                "{:?}",
+                answer.body
+            );
+
+            // An end in the past is no ban.
+            let past = crate::db::now() - chrono::Duration::hours(1);
+            set_banned(&db, &group, &owner, &ann, Some((None, Some(past))))
+                .await
+                .expect("banned until an hour ago");
+            assert_eq!(post().await.status.as_u16(), 201);
+            set_banned(&db, &group, &owner, &ann, Some((Some("Again"), None)))
+                .await
+                .expect("banned");
+            set_banned(&db, &group, &owner, &ann, None)
+                .await
+                .expect("unbanned");
+            set_banned(&db, &group, &owner, &ann, None)
+                .await
+                .expect("unbanning twice changes nothing");
+            assert_eq!(post().await.status.as_u16(), 201);
+
+            // Made a moderator by the group, the outsider may ban; removed, no longer.
+            set_moderator(&db, &group, &outsider, &outsider, true)
+                .await
+                .expect_err("not a moderator yet");
+            set_moderator(&db, &group, &owner, &outsider, true)
+                .await
+                .expect("added");
+            set_banned(
+                &db,
+                &group,
+                &outsider,
+                &ann,
+                Some((Some("Off topic"), None)),
+            )
+            .await
+            .expect("a moderator now");
+            set_moderator(&db, &group, &owner, &outsider, false)
+                .await
+                .expect("removed");
+            assert_eq!(
+                set_banned(&db, &group, &outsider, &ann, None)
+                    .await
+                    .expect_err("no longer")
+                    .code,
+                "moderator_required"
+            );
+            let log = api
+                .call(
+                    "GET",
+                    "/api/v1/modlog?community=ops@remote.example",
+                    Some(&token),
+                    None,
+                )
+                .await;
+            let actions: Vec<&str> = log.body["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .filter_map(|e| e["action"].as_str())
+                .collect();
+            assert_eq!(
+                actions,
+                [
+                    "remove_moderator",
+                    "ban",
+                    "add_moderator",
+                    "unban",
+                    "ban",
+                    "ban",
+                    "ban"
+                ],
+                "{:?}",
+                log.body
+            );
+            assert_eq!(log.body["entries"][6]["reason"], "Spam", "{:?}", log.body);
+            assert_eq!(log.body["entries"][6]["moderator"], "owner@remote.example");
+        })
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
