@@ -332,6 +332,78 @@ pub async fn person_banned(
     send_in_community(conn, settings, group, activity).await
 }
 
+/// A moderator adds `object_ap_id` to one of the group's collections (`Add`), or removes it
+/// (`Remove`): `collection` is `moderators` (a person) or `featured` (a pinned thread). Sent
+/// as Lemmy sends it: a Person actor, the group as `audience`, announced by the group.
+pub async fn collection_changed(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    moderator: &Person,
+    object_ap_id: &str,
+    group: &Community,
+    collection: &str,
+    added: bool,
+) -> AppResult<()> {
+    let stored = match collection {
+        "moderators" => group.moderators_url.clone(),
+        _ => group.featured_url.clone(),
+    };
+    let target = stored.unwrap_or_else(|| format!("{}/{collection}", group.ap_id));
+    let kind = if added { "Add" } else { "Remove" };
+    let mut activity = addressed(
+        new_activity_id(settings, &kind.to_ascii_lowercase())?,
+        kind,
+        &moderator.ap_id,
+        group,
+        json!(object_ap_id),
+    );
+    activity["target"] = json!(target);
+    send_in_community(conn, settings, group, activity).await
+}
+
+/// A moderator edited the group's profile: the two `Update`s of spec §6.2, the moderator's
+/// (announced by the group: what Lemmy reads) and the group's own (what Mastodon reads, sent
+/// to the followers' shared inboxes).
+pub async fn group_updated(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    moderator: &Person,
+    group: &Community,
+) -> AppResult<()> {
+    if !group.local || group.visibility == crate::db::types::Visibility::Internal {
+        return Ok(());
+    }
+    let object = serde_json::to_value(super::convert::group(settings, group)?)
+        .map_err(crate::error::AppError::internal)?;
+    let by_moderator = addressed(
+        new_activity_id(settings, "update")?,
+        "Update",
+        &moderator.ap_id,
+        group,
+        object.clone(),
+    );
+    send_in_community(conn, settings, group, by_moderator).await?;
+    let inboxes = community::remote_follower_inboxes(conn, group.id).await?;
+    if inboxes.is_empty() {
+        return Ok(());
+    }
+    let by_group = addressed(
+        new_activity_id(settings, "update")?,
+        "Update",
+        &group.ap_id,
+        group,
+        object,
+    );
+    super::outbox::enqueue(
+        conn,
+        settings,
+        &super::convert::with_context(by_group),
+        &group.ap_id,
+        &inboxes,
+    )
+    .await
+}
+
 /// A report of remote content, forwarded to the group it was posted in as `Flag` (to that
 /// group only: reports are not announced to followers).
 pub async fn reported(

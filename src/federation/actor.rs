@@ -352,7 +352,9 @@ impl Object for KnownActor {
     async fn into_json(self, data: &Data<AppContext>) -> AppResult<Value> {
         let value = match &self.row {
             ActorRow::Person(p) => serde_json::to_value(super::convert::person(data, p)?),
-            ActorRow::Community(c) => serde_json::to_value(super::convert::group(data, c)?),
+            ActorRow::Community(c) => {
+                serde_json::to_value(super::convert::group(&data.settings, c)?)
+            }
             ActorRow::LocalInstance(_) => return Err(AppError::internal("not served from here")),
         };
         value.map_err(AppError::internal)

@@ -84,7 +84,7 @@ pub async fn federated_community(
     Ok(found)
 }
 
-pub fn group(ctx: &AppContext, c: &Community) -> AppResult<Group> {
+pub fn group(settings: &Settings, c: &Community) -> AppResult<Group> {
     let id = parse(&c.ap_id)?;
     Ok(Group {
         kind: GroupType::Group,
@@ -106,7 +106,7 @@ pub fn group(ctx: &AppContext, c: &Community) -> AppResult<Group> {
         moderators: optional(c.moderators_url.as_deref()),
         endpoints: Some(Endpoints {
             shared_inbox: optional(c.shared_inbox_url.as_deref())
-                .or_else(|| Url::parse(&format!("{}/inbox", ctx.public_url())).ok()),
+                .or_else(|| Url::parse(&format!("{}/inbox", settings.public_url())).ok()),
         }),
         public_key: PublicKey::main_key(&id, &c.public_key_pem),
         posting_restricted_to_mods: c.posting_restricted_to_mods,

@@ -286,7 +286,7 @@ async fn community_actor(
         return Ok(crate::web::community_page(&ctx, &headers, &uri, &name).await);
     }
     let found = convert::federated_community(&ctx, &name, &requester).await?;
-    let group = convert::group(&ctx, &found)?;
+    let group = convert::group(&ctx.settings, &found)?;
     Ok(activity_json(StatusCode::OK, WithContext::new(group)))
 }
 

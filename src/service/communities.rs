@@ -356,8 +356,17 @@ pub async fn update(
     let updated = crate::transaction!(db, |conn| {
         let found = resolve(&mut conn, settings, Some(session), handle).await?;
         require_moderator(&mut conn, session, &found).await?;
-        Ok::<_, AppError>(community::update(&mut conn, found.id, &form).await?)
-    })?;
+        let updated = community::update(&mut conn, found.id, &form).await?;
+        crate::federation::activities::group_updated(
+            &mut conn,
+            settings,
+            &session.person,
+            &updated,
+        )
+        .await?;
+        Ok::<_, AppError>(updated)
+    })
+    .inspect(|_| crate::federation::outbox::wake())?;
     let mut details = details_of(db, settings, Some(session), vec![updated]).await?;
     details.pop().ok_or_else(|| community_not_found(handle))
 }
@@ -508,10 +517,21 @@ pub async fn add_moderator(
             );
             entry.person_id = Some(person.id);
             crate::service::moderation::log(&mut conn, entry).await?;
+            crate::federation::activities::collection_changed(
+                &mut conn,
+                settings,
+                &session.person,
+                &person.ap_id,
+                &found,
+                "moderators",
+                true,
+            )
+            .await?;
         }
         let people = community_moderator::list(&mut conn, found.id).await?;
         with_handles(&mut conn, people).await
     })
+    .inspect(|_| crate::federation::outbox::wake())
 }
 
 /// Moderators remove a moderator (themselves included); a community keeps at least one.
@@ -549,9 +569,20 @@ pub async fn remove_moderator(
         );
         entry.person_id = Some(target.id);
         crate::service::moderation::log(&mut conn, entry).await?;
+        crate::federation::activities::collection_changed(
+            &mut conn,
+            settings,
+            &session.person,
+            &target.ap_id,
+            &found,
+            "moderators",
+            false,
+        )
+        .await?;
         let people = community_moderator::list(&mut conn, found.id).await?;
         with_handles(&mut conn, people).await
     })
+    .inspect(|_| crate::federation::outbox::wake())
 }
 
 /// Tags used in the community, most used first.
