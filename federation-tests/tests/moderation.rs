@@ -379,3 +379,40 @@ async fn reports_moderators_and_profile_edits_federate() {
         beta.stop().await.expect("beta stops");
     }
 }
+
+/// A pin on alpha (`Add` to the group's featured collection, announced) pins beta's copy of
+/// the thread; the unpin (`Remove`) unpins it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pins_on_one_instance_are_applied_on_the_other() {
+    for backend in backends() {
+        let Scene {
+            alpha,
+            beta,
+            alice,
+            bob,
+            rust_on_beta,
+            alpha_thread,
+            beta_thread,
+        } = scene(backend).await;
+        let pin = format!("/threads/{alpha_thread}/pin");
+        let pinned = alice.ok(Method::POST, &pin, None).await;
+        assert_eq!(pinned["pinned"], true, "{pinned}");
+        let thread_path = format!("/threads/{beta_thread}");
+        eventually(&bob, &thread_path, "the pin on beta", |t| {
+            t["pinned"] == true
+        })
+        .await;
+        let entry = latest_log_entry(&bob, &rust_on_beta).await;
+        assert_eq!(entry["action"], "pin_thread", "{entry}");
+        assert_eq!(entry["moderator"], format!("alice@{}", alpha.domain()));
+        let (status, _) = alice.call(Method::DELETE, &pin, None).await;
+        assert_eq!(status, 200);
+        eventually(&bob, &thread_path, "the unpin on beta", |t| {
+            t["pinned"] == false
+        })
+        .await;
+
+        alpha.stop().await.expect("alpha stops");
+        beta.stop().await.expect("beta stops");
+    }
+}

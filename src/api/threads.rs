@@ -44,6 +44,8 @@ pub struct ThreadView {
     pub accepted_answer_ids: Vec<i64>,
     pub tags: Vec<String>,
     pub locked: bool,
+    /// Pinned by a moderator to the top of its community.
+    pub pinned: bool,
     /// A tombstone: the thread was deleted and its text is gone.
     pub deleted: bool,
     /// Removed by a moderator: the title and text are withheld until a restore.
@@ -82,6 +84,7 @@ impl From<ThreadDetails> for ThreadView {
             accepted_answer_ids: d.accepted_answer_ids,
             tags: d.tags,
             locked: t.locked,
+            pinned: t.pinned,
             deleted: t.deleted,
             removed: t.removed,
             my_vote: d.my_vote,
@@ -257,6 +260,7 @@ pub fn routes() -> OpenApiRouter<AppContext> {
     OpenApiRouter::new()
         .routes(routes!(get_thread, edit_thread, delete_thread))
         .routes(routes!(lock_thread, unlock_thread))
+        .routes(routes!(pin_thread, unpin_thread))
         .routes(routes!(thread_revisions))
         .routes(routes!(create_answer))
         .routes(routes!(vote_thread))
@@ -373,6 +377,47 @@ async fn unlock_thread(
             .await?
             .into(),
     ))
+}
+
+/// Moderators pin the thread to their community (its featured collection). Pinning a pinned
+/// thread changes nothing.
+#[utoipa::path(post, path = "/threads/{id}/pin", tag = "moderation",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = ThreadView),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a moderator", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The thread is deleted", body = ErrorBody),
+    ))]
+async fn pin_thread(
+    State(ctx): State<AppContext>,
+    Auth(session): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<ThreadView>> {
+    let pinned = threads_service::set_pinned(&ctx.db, &ctx.settings, &session, id, true).await?;
+    Ok(Json(pinned.into()))
+}
+
+/// Moderators unpin the thread.
+#[utoipa::path(delete, path = "/threads/{id}/pin", tag = "moderation",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = ThreadView),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a moderator", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The thread is deleted", body = ErrorBody),
+    ))]
+async fn unpin_thread(
+    State(ctx): State<AppContext>,
+    Auth(session): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<ThreadView>> {
+    let unpinned = threads_service::set_pinned(&ctx.db, &ctx.settings, &session, id, false).await?;
+    Ok(Json(unpinned.into()))
 }
 
 /// Earlier versions of the thread, oldest first.

@@ -138,6 +138,7 @@ diesel::table! {
         last_activity_at -> Timestamp,
         published -> Timestamp,
         updated -> Nullable<Timestamp>,
+        pinned -> Bool,
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Thread {
     pub last_activity_at: NaiveDateTime,
     pub published: NaiveDateTime,
     pub updated: Option<NaiveDateTime>,
+    /// Pinned by a moderator: in the community's featured collection.
+    pub pinned: bool,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -161,6 +163,32 @@ pub async fn set_locked(conn: &mut DbConn<'_>, id: i64, locked: bool) -> QueryRe
             .set(threads::locked.eq(locked))
             .returning(Thread::as_returning())
             .get_result(c)
+            .await
+    })
+}
+
+pub async fn set_pinned(conn: &mut DbConn<'_>, id: i64, pinned: bool) -> QueryResult<Thread> {
+    on_conn!(conn, |c| {
+        diesel::update(threads::table.find(id))
+            .set(threads::pinned.eq(pinned))
+            .returning(Thread::as_returning())
+            .get_result(c)
+            .await
+    })
+}
+
+/// The community's pinned threads (not deleted or removed), newest first.
+pub async fn pinned_in(conn: &mut DbConn<'_>, community_id: i64) -> QueryResult<Vec<Thread>> {
+    on_conn!(conn, |c| {
+        threads::table
+            .filter(threads::community_id.eq(community_id))
+            .filter(threads::pinned.eq(true))
+            .filter(threads::deleted.eq(false))
+            .filter(threads::removed.eq(false))
+            .order(threads::published.desc())
+            .limit(50)
+            .select(Thread::as_select())
+            .load(c)
             .await
     })
 }

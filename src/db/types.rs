@@ -183,5 +183,7 @@ text_enum! {
         PurgeThread => "purge_thread",
         /// An admin deleted an answer for good (with its replies).
         PurgeAnswer => "purge_answer",
+        Pin => "pin_thread",
+        Unpin => "unpin_thread",
     }
 }

@@ -341,21 +341,28 @@ async fn community_moderators(
     ))
 }
 
-/// Pinned threads. Lyceum has no pinning yet, so the collection is truthfully empty.
+/// Pinned threads, as embedded `Page`s (spec §6.6: what Lemmy parses), newest first.
 async fn community_featured(
     State(ctx): State<AppContext>,
     Extension(requester): Extension<Requester>,
     ApiPath(name): ApiPath<String>,
 ) -> AppResult<Response> {
     let found = convert::federated_community(&ctx, &name, &requester).await?;
+    let pages = crate::with_conn!(&ctx.db, |conn| {
+        let mut pages = Vec::new();
+        for pinned in crate::db::thread::pinned_in(&mut conn, found.id).await? {
+            pages.push(convert::thread_object(&mut conn, &ctx.settings, &pinned).await?);
+        }
+        Ok::<_, AppError>(pages)
+    })?;
     Ok(activity_json(
         StatusCode::OK,
         json!({
             "@context": "https://www.w3.org/ns/activitystreams",
             "type": "OrderedCollection",
             "id": format!("{}/featured", found.ap_id),
-            "totalItems": 0,
-            "orderedItems": []
+            "totalItems": pages.len(),
+            "orderedItems": pages
         }),
     ))
 }
@@ -524,6 +531,55 @@ mod tests {
                 .expect("request"),
         )
         .await
+    }
+
+    /// Moderators pin a thread (logged, shown in the thread view) and the community's
+    /// featured collection embeds it as a Page; others may not; unpinning empties it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pinned_threads_are_the_featured_collection() {
+        for_each_backend(async |db| {
+            let api = TestApi::new(db, test_settings()).await;
+            let (thread, _, _) = forum(&api).await;
+            let alice = api.login("alice").await;
+            let bob = api.login("bob").await;
+            let pin = format!("/api/v1/threads/{thread}/pin");
+            let refused = api.call("POST", &pin, Some(&bob), None).await;
+            assert_eq!(
+                (refused.status.as_u16(), refused.code()),
+                (403, "moderator_required")
+            );
+            let missing = api
+                .call("POST", "/api/v1/threads/999999/pin", Some(&alice), None)
+                .await;
+            assert_eq!(missing.status.as_u16(), 404, "{:?}", missing.body);
+            let anonymous = api.call("POST", &pin, None, None).await;
+            assert_eq!(anonymous.status.as_u16(), 401);
+            let pinned = api.call("POST", &pin, Some(&alice), None).await;
+            assert_eq!(pinned.body["pinned"], true, "{:?}", pinned.body);
+            let again = api.call("POST", &pin, Some(&alice), None).await;
+            assert_eq!(again.body["pinned"], true, "pinning twice changes nothing");
+            let featured = get(&api, "/c/rust/featured", MASTODON_ACCEPT).await;
+            assert_eq!(featured.body["totalItems"], 1, "{:?}", featured.body);
+            assert_eq!(featured.body["orderedItems"][0]["type"], "Page");
+            assert_eq!(
+                featured.body["orderedItems"][0]["name"],
+                "How do I share a pool?"
+            );
+            let log = api
+                .call("GET", "/api/v1/modlog?community=rust", None, None)
+                .await;
+            assert_eq!(
+                log.body["entries"][0]["action"], "pin_thread",
+                "{:?}",
+                log.body
+            );
+            assert_eq!(log.body["entries"].as_array().map(Vec::len), Some(1));
+            let unpinned = api.call("DELETE", &pin, Some(&alice), None).await;
+            assert_eq!(unpinned.body["pinned"], false);
+            let featured = get(&api, "/c/rust/featured", MASTODON_ACCEPT).await;
+            assert_eq!(featured.body["totalItems"], 0, "{:?}", featured.body);
+        })
+        .await;
     }
 
     /// A Q&A community `rust` with a tagged question, an answer and a reply.

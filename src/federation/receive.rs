@@ -862,8 +862,9 @@ async fn on_flag(
     Ok(())
 }
 
-/// `Add` or `Remove` on a remote group's moderators collection: our copy of its moderator
-/// list follows, so the moderator's later actions there are accepted from any server.
+/// `Add` or `Remove` on a remote group's moderators collection (our copy of its moderator
+/// list follows, so the moderator's later actions there are accepted from any server) or on
+/// its featured collection (the thread is pinned or unpinned here too).
 async fn on_collection(
     actor: &Url,
     object: &Url,
@@ -892,8 +893,16 @@ async fn on_collection(
         return remote::set_moderator(&data.db, &group, &moderator, &person, added).await;
     }
     if is(&announcer.featured_url, "featured") {
-        tracing::debug!(target = %target, "featured threads are not kept");
-        return Ok(());
+        let Some(group) = moderated_remote_group(&group_url, via, data).await? else {
+            return Ok(());
+        };
+        let Some(Content::Thread(found)) = target_of(object, data).await? else {
+            tracing::debug!(object = %object, "a featured post we do not hold ignored");
+            return Ok(());
+        };
+        check_via(via, &group_of(&found, data).await?)?;
+        let moderator = person_at(actor, data).await?;
+        return remote::set_pinned(&data.db, &group, &moderator, &found, added).await;
     }
     Err(forbidden(
         "wrong_group",

@@ -569,6 +569,28 @@ pub(crate) async fn apply_lock(
     Ok(changed)
 }
 
+/// Pins (or unpins) a thread and logs it, for our moderators and remote ones alike. The
+/// caller has checked the moderator and that the state changes.
+pub(crate) async fn apply_pin(
+    conn: &mut DbConn<'_>,
+    community_id: i64,
+    moderator: &Person,
+    found: &Thread,
+    pinned: bool,
+) -> AppResult<Thread> {
+    let changed = thread::set_pinned(conn, found.id, pinned).await?;
+    let action = if pinned {
+        ModAction::Pin
+    } else {
+        ModAction::Unpin
+    };
+    let mut new = log_entry(community_id, moderator, action);
+    new.thread_id = Some(found.id);
+    new.person_id = Some(found.author_id);
+    rows::log(conn, &new).await?;
+    Ok(changed)
+}
+
 fn check_state(is_removed: bool, want_removed: bool, what: &str) -> AppResult<()> {
     match (is_removed, want_removed) {
         (true, true) => Err(AppError::conflict(

@@ -506,6 +506,25 @@ pub async fn set_banned(
     })
 }
 
+/// A remote group's moderator pins (features) or unpins one of its threads; logged.
+pub async fn set_pinned(
+    db: &Db,
+    group: &Community,
+    moderator: &Person,
+    found: &Thread,
+    pinned: bool,
+) -> AppResult<()> {
+    crate::transaction!(db, |conn| {
+        ensure_moderates(&mut conn, group, moderator, "pin threads").await?;
+        let current = thread::read_for_update(&mut conn, found.id).await?;
+        if current.deleted || current.pinned == pinned {
+            return Ok(());
+        }
+        moderation::apply_pin(&mut conn, group.id, moderator, &current, pinned).await?;
+        Ok::<_, AppError>(())
+    })
+}
+
 /// A remote group's moderator adds `person` to its moderators, or removes them: our copy of
 /// the list follows (it decides whose moderation of that community we accept), logged.
 pub async fn set_moderator(

@@ -667,6 +667,45 @@ pub async fn set_locked(
     .inspect(|_| outbox::wake())
 }
 
+/// A moderator pins a thread to its community (its featured collection) or unpins it;
+/// federated as `Add` / `Remove` with `{group}/featured` as target. Pinning a pinned thread
+/// changes nothing.
+pub async fn set_pinned(
+    db: &Db,
+    settings: &Settings,
+    session: &Session,
+    id: i64,
+    pinned: bool,
+) -> AppResult<ThreadDetails> {
+    crate::transaction!(db, |conn| {
+        let (found, group) = visible_thread(&mut conn, Some(session), id).await?;
+        if !can_moderate(&mut conn, session, found.community_id).await? {
+            return Err(AppError::forbidden(
+                "moderator_required",
+                "only this community's moderators may pin threads",
+            ));
+        }
+        refuse_if_deleted(found.deleted, "thread")?;
+        if found.pinned == pinned {
+            return one_details(&mut conn, Some(session), found).await;
+        }
+        let changed =
+            moderation::apply_pin(&mut conn, group.id, &session.person, &found, pinned).await?;
+        activities::collection_changed(
+            &mut conn,
+            settings,
+            &session.person,
+            &found.ap_id,
+            &group,
+            "featured",
+            pinned,
+        )
+        .await?;
+        one_details(&mut conn, Some(session), changed).await
+    })
+    .inspect(|_| outbox::wake())
+}
+
 /// Earlier versions of a thread, oldest first.
 pub async fn thread_history(
     db: &Db,

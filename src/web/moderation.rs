@@ -239,6 +239,8 @@ fn action_label(action: ModAction) -> &'static str {
         ModAction::RemoveModerator => "removed as moderator",
         ModAction::PurgeThread => "purged a thread",
         ModAction::PurgeAnswer => "purged an answer",
+        ModAction::Pin => "pinned a thread",
+        ModAction::Unpin => "unpinned a thread",
     }
 }
 
