@@ -841,11 +841,11 @@ async fn on_flag(
         let Some(target) = target_of(object, data).await? else {
             continue;
         };
-        let group = group_of_target(&target, data).await?;
+        let reporter = person_at(actor, data).await?;
+        let group = group_of_target(&target, &reporter, data).await?;
         if !group.local {
             continue;
         }
-        let reporter = person_at(actor, data).await?;
         crate::service::moderation::report_from_remote(
             &data.db,
             &data.settings,
@@ -900,8 +900,8 @@ async fn on_collection(
             tracing::debug!(object = %object, "a featured post we do not hold ignored");
             return Ok(());
         };
-        check_via(via, &group_of(&found, data).await?)?;
         let moderator = person_at(actor, data).await?;
+        check_via(via, &group_of(&found, &moderator, data).await?)?;
         return remote::set_pinned(&data.db, &group, &moderator, &found, added).await;
     }
     Err(forbidden(
