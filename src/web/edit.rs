@@ -338,6 +338,18 @@ pub async fn delete_answer(
     Ok(web.see_other(&answer_url(&deleted.answer)))
 }
 
+/// A `true` / `false` form field (the two buttons of a toggle).
+fn form_flag(value: &str, code: &'static str, name: &str) -> Result<bool, AppError> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(AppError::bad_request(
+            code,
+            format!("{name} must be true or false"),
+        )),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct LockForm {
     #[serde(default)]
@@ -346,16 +358,22 @@ pub struct LockForm {
 
 pub async fn lock(web: Web, Path(id): Path<i64>, WebForm(form): WebForm<LockForm>) -> WebResult {
     let session = web.require_session()?;
-    let locked = match form.locked.as_str() {
-        "true" => true,
-        "false" => false,
-        _ => {
-            return Err(
-                AppError::bad_request("invalid_locked", "locked must be true or false").into(),
-            );
-        }
-    };
+    let locked = form_flag(&form.locked, "invalid_locked", "locked")?;
     threads::set_locked(&web.ctx.db, &web.ctx.settings, session, id, locked, None).await?;
+    Ok(web.see_other(&format!("/t/{id}")))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PinForm {
+    #[serde(default)]
+    pinned: String,
+}
+
+/// Moderators pin a thread to its community or unpin it.
+pub async fn pin(web: Web, Path(id): Path<i64>, WebForm(form): WebForm<PinForm>) -> WebResult {
+    let session = web.require_session()?;
+    let pinned = form_flag(&form.pinned, "invalid_pinned", "pinned")?;
+    threads::set_pinned(&web.ctx.db, &web.ctx.settings, session, id, pinned).await?;
     Ok(web.see_other(&format!("/t/{id}")))
 }
 

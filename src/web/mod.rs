@@ -77,6 +77,7 @@ pub fn routes(ctx: &AppContext, auth_limit: AuthLimitLayer) -> Router<AppContext
             get(edit::delete_thread_form).post(edit::delete_thread),
         )
         .route("/t/{id}/lock", post(edit::lock))
+        .route("/t/{id}/pin", post(edit::pin))
         .route("/t/{id}/revisions", get(edit::thread_revisions))
         .route(
             "/r/{id}/edit",

@@ -1328,6 +1328,19 @@ async fn moderators_lock_and_unlock_threads() {
         assert!(!html.contains("<span class=\"badge\">Locked</span>"));
         assert!(html.contains(">Lock</button>"));
         assert!(text(&bob.get(&thread_path).await).contains(&format!("href=\"/t/{thread}/edit\"")));
+
+        // Pinning sits beside locking, for the same people.
+        let pin = format!("/t/{thread}/pin");
+        assert_eq!(bob.post(&pin, &[("pinned", "true")]).await.status, 403);
+        assert_eq!(alice.post(&pin, &[("pinned", "maybe")]).await.status, 400);
+        assert_eq!(alice.post(&pin, &[("pinned", "true")]).await.status, 303);
+        let html = text(&alice.get(&thread_path).await).to_owned();
+        assert!(
+            html.contains("<span class=\"badge\">Pinned</span>")
+                && html.contains(">Unpin</button>")
+        );
+        assert_eq!(alice.post(&pin, &[("pinned", "false")]).await.status, 303);
+        assert!(text(&alice.get(&thread_path).await).contains(">Pin</button>"));
     })
     .await;
 }
