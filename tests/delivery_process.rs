@@ -210,12 +210,12 @@ async fn databases() -> Vec<TestDatabase> {
     list
 }
 
-/// Issue #6 "restart mid-fan-out delivers everything that was pending": 1,000 deliveries to
-/// 20 instances, SIGKILL once a fifth have arrived, start again: every (activity, inbox)
-/// arrives, at most the deliveries in flight at the kill arrive twice, and the outbox
-/// ends with all 1,000 confirmed.
+/// Issue #11 case 18 (and #6 "restart mid-fan-out delivers everything that was pending"):
+/// 1,000 deliveries to 20 instances, SIGKILL once a fifth have arrived, start again: every
+/// (activity, inbox) arrives, at most the deliveries in flight at the kill arrive twice,
+/// and the outbox ends with all 1,000 confirmed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_mid_fan_out_then_restart_delivers_everything() {
+async fn case_18_sigkill_mid_fan_out_then_restart_delivers_everything() {
     for database in databases().await {
         let (inboxes, seen) = receivers(20, Duration::from_millis(50)).await;
         let [port, first_metrics, metrics_port] = free_ports();
