@@ -2,6 +2,7 @@
 //! database, and drive them only through HTTP.
 
 pub mod browser;
+pub mod hostile;
 pub mod peers;
 
 use std::net::SocketAddr;

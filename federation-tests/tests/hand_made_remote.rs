@@ -1,206 +1,12 @@
 //! A real instance against a hand-made remote (actors, keys and inboxes served by the test):
 //! the inbox refuses what it cannot verify, and followers get the FEP-1b12 wire shapes.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use activitypub_federation::http_signatures::generate_actor_keypair;
-use axum::extract::{Path, State};
-use axum::response::IntoResponse;
+use federation_tests::hostile::{FakeRemote, post_raw, post_signed};
 use federation_tests::{TestInstance, backends};
-use lyceum::federation::signing::{SigningKey, signed_post_headers};
 use reqwest::Method;
 use serde_json::{Value, json};
-use url::Url;
-
-/// Two remote people, mallory and eve, each with their own key, on one loopback server.
-struct FakeRemote {
-    base: String,
-    mallory_key: SigningKey,
-    eve_key: SigningKey,
-    group_key: SigningKey,
-    actor_fetches: Arc<AtomicUsize>,
-    received: Received,
-}
-
-#[derive(Clone)]
-struct Served {
-    base: String,
-    keys: Arc<Vec<(String, String)>>,
-    fetches: Arc<AtomicUsize>,
-    received: Received,
-}
-
-/// What the fake's inboxes were sent: (path, JSON body).
-type Received = Arc<std::sync::Mutex<Vec<(String, Value)>>>;
-
-async fn record(
-    State(s): State<Served>,
-    uri: axum::http::Uri,
-    body: axum::body::Bytes,
-) -> axum::http::StatusCode {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    s.received
-        .lock()
-        .expect("lock")
-        .push((uri.path().to_owned(), value));
-    axum::http::StatusCode::ACCEPTED
-}
-
-async fn serve_actor(
-    State(s): State<Served>,
-    Path(name): Path<String>,
-) -> axum::response::Response {
-    actor_json(&s, "u", "Person", &name)
-}
-
-async fn serve_group(
-    State(s): State<Served>,
-    Path(name): Path<String>,
-) -> axum::response::Response {
-    actor_json(&s, "c", "Group", &name)
-}
-
-fn actor_json(s: &Served, segment: &str, kind: &str, name: &str) -> axum::response::Response {
-    s.fetches.fetch_add(1, Ordering::SeqCst);
-    let Some((_, pem)) = s.keys.iter().find(|(n, _)| *n == name) else {
-        return axum::http::StatusCode::NOT_FOUND.into_response();
-    };
-    let id = format!("{}/{segment}/{name}", s.base);
-    let body = json!({
-        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-        "type": kind,
-        "id": id,
-        "preferredUsername": name,
-        "inbox": format!("{id}/inbox"),
-        "endpoints": {"sharedInbox": format!("{}/inbox", s.base)},
-        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": pem},
-    });
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/activity+json",
-        )],
-        body.to_string(),
-    )
-        .into_response()
-}
-
-impl FakeRemote {
-    async fn start() -> FakeRemote {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind");
-        let base = format!(
-            "http://localhost:{}",
-            listener.local_addr().expect("addr").port()
-        );
-        let mallory = generate_actor_keypair().expect("keys");
-        let eve = generate_actor_keypair().expect("keys");
-        let evil = generate_actor_keypair().expect("keys");
-        let fetches = Arc::new(AtomicUsize::new(0));
-        let received = Received::default();
-        let served = Served {
-            base: base.clone(),
-            keys: Arc::new(vec![
-                ("mallory".to_owned(), mallory.public_key.clone()),
-                ("eve".to_owned(), eve.public_key.clone()),
-                ("evil".to_owned(), evil.public_key.clone()),
-            ]),
-            fetches: fetches.clone(),
-            received: received.clone(),
-        };
-        let app = axum::Router::new()
-                        .route("/u/{name}", axum::routing::get(serve_actor))
-            .route("/c/{name}", axum::routing::get(serve_group))
-            // Deliveries to the fake's actors are recorded for the tests to read.
-            .route("/inbox", axum::routing::post(record))
-            .route("/c/{name}/inbox", axum::routing::post(record))
-            .route("/u/{name}/inbox", axum::routing::post(record))
-            .with_state(served);
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        FakeRemote {
-            base,
-            mallory_key: SigningKey::from_pkcs8_pem(&mallory.private_key).expect("key"),
-            eve_key: SigningKey::from_pkcs8_pem(&eve.private_key).expect("key"),
-            group_key: SigningKey::from_pkcs8_pem(&evil.private_key).expect("key"),
-            actor_fetches: fetches,
-            received,
-        }
-    }
-
-    /// Waits until a delivery satisfying `check` arrives; returns it.
-    async fn wait_for(&self, what: &str, check: impl Fn(&str, &Value) -> bool) -> Value {
-        let found = std::sync::Mutex::new(None);
-        let arrived = federation_tests::wait_until(std::time::Duration::from_secs(30), || async {
-            let received = self.received.lock().expect("lock");
-            let hit = received
-                .iter()
-                .find(|(path, body)| check(path, body))
-                .cloned();
-            let ok = hit.is_some();
-            *found.lock().expect("lock") = hit.map(|(_, body)| body);
-            ok
-        })
-        .await;
-        let received = self.received.lock().expect("lock").clone();
-        assert!(arrived, "{what} never arrived; received: {received:?}");
-        found.into_inner().expect("lock").expect("found")
-    }
-
-    /// POSTs `body` to `inbox`, signed by mallory.
-    async fn send_as_mallory(&self, inbox: &str, body: &[u8]) -> (u16, Value) {
-        post_signed(
-            inbox,
-            &self.mallory_key,
-            &self.mallory(),
-            body,
-            body.to_vec(),
-        )
-        .await
-    }
-
-    fn mallory(&self) -> String {
-        format!("{}/u/mallory", self.base)
-    }
-
-    fn activity_id(&self, n: &str) -> String {
-        format!("{}/activities/{n}", self.base)
-    }
-}
-
-/// POSTs `body` to `inbox`, signed by `key` as `key_owner`, with the Digest of
-/// `signed_body` (equal to `body` unless a test tampers with it).
-async fn post_signed(
-    inbox: &str,
-    key: &SigningKey,
-    key_owner: &str,
-    signed_body: &[u8],
-    body: Vec<u8>,
-) -> (u16, Value) {
-    let url = Url::parse(inbox).expect("inbox url");
-    let headers = signed_post_headers(key, key_owner, &url, signed_body).expect("signs");
-    let mut request = reqwest::Client::new().post(inbox).body(body);
-    for (name, value) in headers {
-        if name != "host" {
-            request = request.header(name, value);
-        }
-    }
-    let response = request.send().await.expect("inbox answers");
-    let status = response.status().as_u16();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
-
-async fn post_raw(inbox: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Value) {
-    let mut request = reqwest::Client::new().post(inbox).body(body);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("inbox answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_inbox_refuses_what_it_cannot_verify() {
@@ -271,7 +77,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
         let tampered = follow("f2").to_string().into_bytes();
         let (status, err) = post_signed(
             &inbox,
-            &remote.mallory_key,
+            remote.key("mallory"),
             &remote.mallory(),
             &body,
             tampered,
@@ -285,7 +91,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
         // Eve's key, claiming to be mallory.
         let (status, err) = post_signed(
             &inbox,
-            &remote.eve_key,
+            remote.key("eve"),
             &remote.mallory(),
             &body,
             body.clone(),
@@ -425,7 +231,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
         .into_bytes();
         let (status, err) = post_signed(
             &inbox,
-            &remote.group_key,
+            remote.key("evil"),
             &evil,
             &announce,
             announce.clone(),
