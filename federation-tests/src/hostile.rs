@@ -259,7 +259,9 @@ pub async fn post_raw(inbox: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (
     send(inbox, &headers, body).await
 }
 
-async fn send(inbox: &str, headers: &[(&str, String)], body: Vec<u8>) -> (u16, Value) {
+/// POSTs `body` to `inbox` with `headers` as made by `Signature::headers`: sending the same
+/// twice replays one signed request byte for byte.
+pub async fn send(inbox: &str, headers: &[(&str, String)], body: Vec<u8>) -> (u16, Value) {
     let mut request = reqwest::Client::new().post(inbox).body(body);
     for (name, value) in headers {
         request = request.header(*name, value);

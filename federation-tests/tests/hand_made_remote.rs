@@ -1,15 +1,16 @@
-//! A real instance against a hand-made remote (actors, keys and inboxes served by the test):
-//! the inbox refuses what it cannot verify, and followers get the FEP-1b12 wire shapes.
+//! A real instance against a hand-made remote (`federation_tests::hostile`): what the inbox
+//! refuses beyond the security suite's cases (`tests/security/inbox.rs`), and the FEP-1b12
+//! wire shapes followers get.
 
 use std::sync::atomic::Ordering;
 
-use federation_tests::hostile::{FakeRemote, post_raw, post_signed};
+use federation_tests::hostile::{FakeRemote, post_raw};
 use federation_tests::{TestInstance, backends};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_inbox_refuses_what_it_cannot_verify() {
+async fn the_inbox_asks_for_draft_cavage_and_checks_answer_rights_mentions_and_blocks() {
     for backend in backends() {
         let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
         let alice = alpha.member("alice").await.expect("alice");
@@ -28,15 +29,7 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
         let json_type = ("content-type", "application/activity+json");
         let follow = |id: &str| json!({"id": remote.activity_id(id), "type": "Follow", "actor": remote.mallory(), "object": group});
 
-        // Unsigned: 401, and the claimed actor is not even fetched.
         let body = follow("f1").to_string().into_bytes();
-        let (status, err) = post_raw(&inbox, &[json_type], body.clone()).await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (401, Some("signature_required"))
-        );
-        assert_eq!(remote.actor_fetches.load(Ordering::SeqCst), 0);
-
         // RFC 9421 is not verified yet: 401 so senders fall back to draft-cavage.
         let (status, err) = post_raw(
             &inbox,
@@ -53,96 +46,9 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
             (401, Some("signature_unsupported"))
         );
 
-        // Not JSON, too deep, too large, wrong media type.
-        let (status, _) = post_raw(&inbox, &[json_type], b"{not json".to_vec()).await;
-        assert_eq!(status, 400);
-        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        let (status, _) = post_raw(&inbox, &[json_type], deep.into_bytes()).await;
-        assert_eq!(status, 400);
-        let (status, _) = post_raw(&inbox, &[json_type], vec![b' '; 2 * 1024 * 1024]).await;
-        assert_eq!(status, 413);
+        // A media type that is not application/….
         let (status, _) = post_raw(&inbox, &[("content-type", "text/plain")], body.clone()).await;
         assert_eq!(status, 415);
-
-        // The activity id on another host than its actor.
-        let forged = json!({"id": "http://localhost:1/activities/x", "type": "Follow", "actor": remote.mallory(), "object": group});
-        let forged = forged.to_string().into_bytes();
-        let (status, err) = remote.send_as_mallory(&inbox, &forged).await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (400, Some("origin_mismatch"))
-        );
-
-        // The body changed after signing: the Digest does not match.
-        let tampered = follow("f2").to_string().into_bytes();
-        let (status, err) = post_signed(
-            &inbox,
-            remote.key("mallory"),
-            &remote.mallory(),
-            &body,
-            tampered,
-        )
-        .await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (401, Some("digest_invalid"))
-        );
-
-        // Eve's key, claiming to be mallory.
-        let (status, err) = post_signed(
-            &inbox,
-            remote.key("eve"),
-            &remote.mallory(),
-            &body,
-            body.clone(),
-        )
-        .await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (401, Some("signature_invalid"))
-        );
-        let members = alice.ok(Method::GET, "/communities/rust", None).await;
-        assert_eq!(members["member_count"], 1, "nothing refused had an effect");
-
-        // Properly signed: accepted; the same activity again has no second effect.
-        for _ in 0..2 {
-            let (status, err) = remote.send_as_mallory(&inbox, &body).await;
-            assert_eq!(status, 202, "{err}");
-        }
-        let members = alice.ok(Method::GET, "/communities/rust", None).await;
-        assert_eq!(members["member_count"], 2, "mallory joined once");
-
-        // A Create whose object lives on another host than the actor.
-        let create = json!({
-            "id": remote.activity_id("c1"), "type": "Create", "actor": remote.mallory(),
-            "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [group],
-            "object": {"id": "http://localhost:1/r/1", "type": "Note", "attributedTo": remote.mallory(),
-                       "inReplyTo": thread_ap_id, "content": "hi",
-                       "to": ["https://www.w3.org/ns/activitystreams#Public"]},
-        })
-        .to_string()
-        .into_bytes();
-        let (status, err) = remote.send_as_mallory(&inbox, &create).await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (403, Some("origin_mismatch"))
-        );
-
-        // An object on the actor's host whose author is someone on another host.
-        let misattributed = json!({
-            "id": remote.activity_id("c4"), "type": "Create", "actor": remote.mallory(),
-            "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [group],
-            "object": {"id": format!("{}/r/4", remote.base), "type": "Note",
-                       "attributedTo": alpha.url("/u/alice"), "inReplyTo": thread_ap_id,
-                       "content": "in alice's name", "to": ["https://www.w3.org/ns/activitystreams#Public"]},
-        })
-        .to_string()
-        .into_bytes();
-        let (status, err) = remote.send_as_mallory(&inbox, &misattributed).await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (403, Some("origin_mismatch"))
-        );
 
         // Mallory answers alice's question (allowed), then tries to accept her own answer:
         // only the asker or a moderator may (spec §12).
@@ -175,76 +81,6 @@ async fn the_inbox_refuses_what_it_cannot_verify() {
             .await;
         assert_eq!(view["solved"], false, "{view}");
         assert_eq!(view["answers"][0]["body"], "Mine is right.");
-
-        // Updating or deleting alice's thread as mallory.
-        let update = json!({
-            "id": remote.activity_id("u1"), "type": "Update", "actor": remote.mallory(),
-            "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [group],
-            "object": {"id": thread_ap_id, "type": "Page", "attributedTo": remote.mallory(),
-                       "name": "Hijacked", "content": "x", "to": [group, "https://www.w3.org/ns/activitystreams#Public"]},
-        })
-        .to_string()
-        .into_bytes();
-        let (status, _) = remote.send_as_mallory(&inbox, &update).await;
-        assert_eq!(status, 403);
-        let delete = json!({
-            "id": remote.activity_id("d1"), "type": "Delete", "actor": remote.mallory(),
-            "to": [group, "https://www.w3.org/ns/activitystreams#Public"], "cc": [group],
-            "object": thread_ap_id,
-        })
-        .to_string()
-        .into_bytes();
-        let (status, err) = remote.send_as_mallory(&inbox, &delete).await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (403, Some("not_allowed"))
-        );
-        let kept = alice
-            .ok(Method::GET, &format!("/threads/{}", thread["id"]), None)
-            .await;
-        assert_eq!(kept["title"], "Alice's question");
-        assert_eq!(kept["deleted"], false);
-
-        // A group alice follows announces a reply into *alpha's* community: refused, since
-        // a group only vouches for activities about its own content (spec §6.1 rule 6).
-        let evil = format!("{}/c/evil", remote.base);
-        let resolved = alice
-            .ok(Method::GET, &format!("/resolve?q={evil}"), None)
-            .await;
-        assert_eq!(resolved["type"], "community", "{resolved}");
-        let handle = resolved["handle"].as_str().expect("handle").to_owned();
-        alice
-            .ok(Method::POST, &format!("/communities/{handle}/follow"), None)
-            .await;
-        let announce = json!({
-            "id": format!("{}/activities/a1", remote.base), "type": "Announce", "actor": evil,
-            "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [format!("{evil}/followers")],
-            "object": {
-                "id": remote.activity_id("c2"), "type": "Create", "actor": remote.mallory(),
-                "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [evil],
-                "object": {"id": format!("{}/r/2", remote.base), "type": "Note",
-                           "attributedTo": remote.mallory(), "inReplyTo": thread_ap_id,
-                           "content": "smuggled", "to": ["https://www.w3.org/ns/activitystreams#Public"]},
-            },
-        })
-        .to_string()
-        .into_bytes();
-        let (status, err) = post_signed(
-            &inbox,
-            remote.key("evil"),
-            &evil,
-            &announce,
-            announce.clone(),
-        )
-        .await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (403, Some("wrong_group"))
-        );
-        let kept = alice
-            .ok(Method::GET, &format!("/threads/{}", thread["id"]), None)
-            .await;
-        assert_eq!(kept["answer_count"], 1, "only mallory's answer: {kept}");
 
         // A Mastodon-style note mentioning the group becomes a thread with a derived title.
         let note = json!({

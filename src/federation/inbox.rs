@@ -152,6 +152,9 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
     if let Err(refusal) = check_signature_present(&parts.headers) {
         return *refusal;
     }
+    if let Err((code, message)) = check_signature_date(&parts.headers, chrono::Utc::now()) {
+        return refuse(ErrorKind::Unauthorized, code, message);
+    }
     if authority(&activity.id) != authority(&activity.actor) {
         return refuse(
             ErrorKind::BadRequest,
@@ -291,6 +294,71 @@ fn check_signature_present(headers: &HeaderMap) -> Result<(), Box<Response>> {
     )))
 }
 
+/// How far the signed `Date` (or `(created)`) may be from our clock, either way. One hour
+/// back is also what `activitypub_federation` checks (`EXPIRES_AFTER`); it checks nothing
+/// ahead, so a signature dated next year could be replayed for a year. Mastodon refuses
+/// more than one hour ahead too (spec §8.1).
+pub const SIGNATURE_DATE_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
+/// The signature must cover `date` or `(created)` (spec §8.1, as Mastodon), and that time
+/// must lie within `SIGNATURE_DATE_WINDOW` of `now`: otherwise a captured request could be
+/// replayed with any `Date` the attacker likes, or for ever.
+/// Refusals are (code, message), answered 401.
+fn check_signature_date(
+    headers: &HeaderMap,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), (&'static str, String)> {
+    let out = |code: &'static str, message: String| Err((code, message));
+    let signature = headers
+        .get("signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let param = |name: &str| {
+        signature.split(',').find_map(|part| {
+            let (key, value) = part.trim().split_once('=')?;
+            (key.trim().eq_ignore_ascii_case(name)).then(|| value.trim().trim_matches('"'))
+        })
+    };
+    // Draft-cavage: without `headers`, only `date` is signed.
+    let covered: Vec<String> = param("headers")
+        .unwrap_or("date")
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let signed_at = if covered.iter().any(|h| h == "date") {
+        headers
+            .get(header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .map(|d| d.with_timezone(&chrono::Utc))
+    } else if covered.iter().any(|h| h == "(created)") {
+        param("created")
+            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+    } else {
+        return out(
+            "signature_date_unsigned",
+            "the signature must cover the Date header or (created)".into(),
+        );
+    };
+    let Some(signed_at) = signed_at else {
+        return out(
+            "signature_date_invalid",
+            "the signed date is missing or not an HTTP date".into(),
+        );
+    };
+    if signed_at > now + SIGNATURE_DATE_WINDOW || signed_at < now - SIGNATURE_DATE_WINDOW {
+        return out(
+            "signature_out_of_window",
+            format!(
+                "the signature is dated {signed_at}, more than {} minutes from now",
+                SIGNATURE_DATE_WINDOW.num_minutes()
+            ),
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
@@ -298,6 +366,67 @@ mod tests {
     use serde_json::{Value, json};
 
     use crate::testing::{TestApi, for_each_backend, test_settings};
+
+    /// The code `check_signature_date` refuses a request with `signature` and `date` with,
+    /// at noon on 2026-11-30.
+    fn date_check(signature: &str, date: Option<&str>) -> Option<&'static str> {
+        let now = chrono::DateTime::parse_from_rfc2822("Mon, 30 Nov 2026 12:00:00 GMT")
+            .expect("date")
+            .with_timezone(&chrono::Utc);
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("signature", signature.parse().expect("header"));
+        if let Some(date) = date {
+            headers.insert("date", date.parse().expect("header"));
+        }
+        super::check_signature_date(&headers, now)
+            .err()
+            .map(|(code, _)| code)
+    }
+
+    #[test]
+    fn the_signed_date_must_be_within_an_hour_of_now() {
+        let covering = |h: &str| format!(r#"keyId="k",headers="{h}",signature="x""#);
+        let signed = covering("(request-target) host date digest");
+        for (date, accepted) in [
+            ("Mon, 30 Nov 2026 12:00:00 GMT", true),
+            ("Mon, 30 Nov 2026 11:05:00 GMT", true),
+            ("Mon, 30 Nov 2026 12:55:00 GMT", true),
+            ("Mon, 30 Nov 2026 10:59:00 GMT", false),
+            ("Mon, 30 Nov 2026 13:01:00 GMT", false),
+            ("Mon, 30 Nov 2027 12:00:00 GMT", false),
+            ("yesterday", false),
+        ] {
+            let expected = if accepted {
+                None
+            } else if date == "yesterday" {
+                Some("signature_date_invalid")
+            } else {
+                Some("signature_out_of_window")
+            };
+            assert_eq!(date_check(&signed, Some(date)), expected, "{date}");
+        }
+        assert_eq!(
+            date_check(&signed, None),
+            Some("signature_date_invalid"),
+            "a signed Date must be sent"
+        );
+        let unsigned = covering("(request-target) host digest");
+        assert_eq!(
+            date_check(&unsigned, Some("Mon, 30 Nov 2026 12:00:00 GMT")),
+            Some("signature_date_unsigned")
+        );
+        let created = |t: i64| {
+            format!(
+                r#"keyId="k",headers="(request-target) (created) digest",created={t},signature="x""#
+            )
+        };
+        let noon = 1_796_040_000; // 2026-11-30T12:00:00Z
+        assert_eq!(date_check(&created(noon - 60), None), None);
+        assert_eq!(
+            date_check(&created(noon + 7200), None),
+            Some("signature_out_of_window")
+        );
+    }
 
     async fn post(api: &TestApi, body: &Value) -> crate::testing::TestResponse {
         let request = Request::builder()

@@ -479,6 +479,10 @@ async fn on_create_or_update(
             "the object's author is not on the object's host",
         ));
     }
+    if was_deleted_before_arrival(object_id, data).await? {
+        tracing::debug!(object = %object_id, "a post deleted before it arrived ignored");
+        return Ok(());
+    }
     let announce = if via.is_none() { Some(activity) } else { None };
     store_object(raw, post, actor, announce, via, false, data).await
 }
@@ -684,10 +688,43 @@ async fn on_delete(
     data: &Fed,
 ) -> AppResult<()> {
     let Some((target, group, person)) = acting_on(object, actor, via, data).await? else {
-        return Ok(());
+        return remember_deleted_before_arrival(actor, object, data).await;
     };
     let announce = to_announce(activity, via);
     remote::delete(&data.db, &data.settings, &group, target, &person, announce).await
+}
+
+/// The `received_activities` key that marks `object` as deleted before it arrived. The
+/// space keeps it apart from every activity id; it is pruned with them (30 days).
+fn deleted_before_arrival(object: &Url) -> String {
+    format!("deleted-before-arrival {object}")
+}
+
+/// A Delete can overtake the Create it follows (a retried Create, two inboxes, a slow
+/// queue). A Delete of an object we do not have, from the object's own host, is
+/// remembered so the Create arriving later has no effect, as Mastodon does
+/// (`delete_arrived_first?`); Lemmy refuses such a Delete and takes the late Create, so
+/// the deleted post would appear for good. From any other host it means nothing.
+async fn remember_deleted_before_arrival(actor: &Url, object: &Url, data: &Fed) -> AppResult<()> {
+    if authority(actor) != authority(object) {
+        return Ok(());
+    }
+    let key = deleted_before_arrival(object);
+    let now = crate::db::now();
+    crate::with_conn!(&data.db, |conn| received_activity::insert_new(
+        &mut conn, &key, now
+    )
+    .await
+    .map_err(AppError::from))?;
+    Ok(())
+}
+
+/// Whether `object` was deleted by its host before we received it.
+async fn was_deleted_before_arrival(object: &Url, data: &Fed) -> AppResult<bool> {
+    let key = deleted_before_arrival(object);
+    crate::with_conn!(&data.db, |conn| received_activity::exists(&mut conn, &key)
+        .await
+        .map_err(AppError::from))
 }
 
 /// A moderator's removal (`Delete` with `summary`), or with `removed` false its `Undo`.
