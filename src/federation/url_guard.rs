@@ -1,6 +1,6 @@
 //! Which URLs Lyceum may fetch from or deliver to: no loopback, private, link-local, CGNAT,
-//! metadata or otherwise non-public addresses (SSRF), only `https`, unless
-//! `federation.debug` allows `http` and `localhost` for development.
+//! metadata or otherwise non-public addresses (SSRF), only `https` on its default port,
+//! unless `federation.debug` allows `http`, ports and `localhost` for development.
 //!
 //! The predicate here is applied to the URL's host and, by the HTTP client, to every
 //! address a host name resolves to and to every redirect target.
@@ -22,6 +22,8 @@ pub enum UrlRefusal {
     NonPublicAddress(IpAddr),
     #[error("`{0}` is a local name")]
     LocalName(String),
+    #[error("explicit ports are not federated (allowed in federation.debug only)")]
+    Port(u16),
 }
 
 /// Checks the scheme, credentials and host of a URL before any request is made.
@@ -36,6 +38,11 @@ pub fn check_url(url: &Url, debug: bool) -> Result<(), UrlRefusal> {
     }
     if debug {
         return url.host().map(|_| ()).ok_or(UrlRefusal::NoHost);
+    }
+    // `Url` drops the scheme's default port, so any port left is another one: an internal
+    // service next to a public web server, which nothing federated needs.
+    if let Some(port) = url.port() {
+        return Err(UrlRefusal::Port(port));
     }
     match url.host().ok_or(UrlRefusal::NoHost)? {
         Host::Ipv4(ip) => check_ip(IpAddr::V4(ip)),
@@ -189,7 +196,7 @@ mod tests {
             Err(UrlRefusal::Credentials)
         );
         for local in [
-            "https://localhost:8080/x",
+            "https://localhost/x",
             "https://db.internal/x",
             "https://printer/x",
             "https://a.localhost/x",
@@ -199,6 +206,24 @@ mod tests {
                 "{local}"
             );
         }
+    }
+
+    /// Issue #11 case 14 (the delivery side; fetches are also refused by the library).
+    #[test]
+    fn case_14_explicit_ports_are_refused_outside_debug() {
+        for u in [
+            "https://lemmy.ml:8443/inbox",
+            "https://lemmy.ml:80/inbox",
+            "https://8.8.8.8:22/x",
+        ] {
+            assert!(
+                matches!(check_url(&url(u), false), Err(UrlRefusal::Port(_))),
+                "{u}"
+            );
+        }
+        // The default port written out is no other port.
+        assert_eq!(check_url(&url("https://lemmy.ml:443/inbox"), false), Ok(()));
+        assert_eq!(check_url(&url("http://localhost:8541/inbox"), true), Ok(()));
     }
 
     #[test]
