@@ -47,19 +47,23 @@ pub async fn build(ctx: &AppContext) -> anyhow::Result<FederationConfig<AppConte
 
 /// The client for every outgoing request, fetches and deliveries alike.
 pub fn http_client(ctx: &AppContext) -> anyhow::Result<reqwest::Client> {
+    client_for(&ctx.settings)
+}
+
+fn client_for(settings: &crate::settings::Settings) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .user_agent(format!(
             "{}/{} (+{})",
             crate::SOFTWARE_NAME,
             crate::VERSION,
-            ctx.public_url()
+            settings.public_url()
         ))
         // Redirects are followed by the library, one at a time, each target checked again.
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .dns_resolver(Arc::new(GuardedResolver {
-            debug: ctx.settings.federation.debug,
+            debug: settings.federation.debug,
         }))
         .build()?)
 }
@@ -131,5 +135,94 @@ mod tests {
         let relaxed = GuardedResolver { debug: true };
         let name: Name = "localhost".parse().expect("name");
         assert!(relaxed.resolve(name).await.is_ok());
+    }
+
+    /// Issue #11 case 13, at the level of the client every fetch and delivery goes through.
+    /// A production instance cannot be made to connect to a loopback fake (refusing that
+    /// is the point), so the two guards only the client holds are exercised here, against
+    /// a loopback server that counts requests:
+    /// - a name whose DNS answer is private *at connect time*, after the URL checks passed
+    ///   (DNS rebinding): `localhost` stands for such an answer, as no test can run a
+    ///   rebinding DNS server; the client never connects;
+    /// - redirects: the client follows none (the library follows one itself, through the
+    ///   URL checks again; `federation-tests/tests/security/fetch.rs` case 13 shows that
+    ///   end to end), so a 302 to a private address is never requested.
+    #[tokio::test]
+    async fn case_13_the_client_connects_to_no_private_answer_and_follows_no_redirect() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        let app = axum::Router::new()
+            .route(
+                "/start",
+                axum::routing::get(move || async move {
+                    (
+                        axum::http::StatusCode::FOUND,
+                        [(
+                            axum::http::header::LOCATION,
+                            format!("http://127.0.0.1:{port}/secret"),
+                        )],
+                    )
+                }),
+            )
+            .route(
+                "/secret",
+                axum::routing::get(move || async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    "metadata"
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut settings = crate::testing::test_settings();
+        settings.federation.debug = false;
+        let client = client_for(&settings).expect("client");
+
+        let refused = client
+            .get(format!("http://localhost:{port}/secret"))
+            .send()
+            .await
+            .expect_err("a private DNS answer is never connected to");
+        let mut cause: Option<&dyn std::error::Error> = Some(&refused);
+        let mut chain = Vec::new();
+        while let Some(err) = cause {
+            chain.push(err.to_string());
+            cause = err.source();
+        }
+        assert!(
+            chain
+                .iter()
+                .any(|c| c == "127.0.0.1 is not a public address"),
+            "{chain:?}"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+
+        // The first hop by address literal, which no resolver sees (the URL checks refuse
+        // literals before the client is used): the redirect comes back unfollowed.
+        let answer = client
+            .get(format!("http://127.0.0.1:{port}/start"))
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(answer.status(), reqwest::StatusCode::FOUND);
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            0,
+            "the redirect was not followed"
+        );
+
+        // The same client in debug mode reaches the server: the refusal above is the guard.
+        settings.federation.debug = true;
+        let relaxed = client_for(&settings).expect("client");
+        let reached = relaxed
+            .get(format!("http://localhost:{port}/secret"))
+            .send()
+            .await
+            .expect("reached");
+        assert!(reached.status().is_success());
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
     }
 }
