@@ -30,6 +30,7 @@ pub fn router(ctx: AppContext, federation: FederationConfig<AppContext>) -> Rout
     let settings = ctx.settings.clone();
     let auth_limit = crate::api::rate_limit::auth_limit(&settings);
     let (api, _openapi) = crate::api::router(&ctx, auth_limit.clone());
+    let api = api.layer(crate::api::rate_limit::api_limit(&settings));
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api)

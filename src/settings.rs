@@ -152,6 +152,10 @@ pub struct AuthSettings {
     pub session_ttl_days: u32,
 }
 
+/// Highest `rate_limit.*_per_second`: a million a second is no limit at all, and more would
+/// round the interval between two requests down to zero.
+pub const MAX_PER_SECOND: u32 = 1_000_000;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitSettings {
@@ -159,6 +163,19 @@ pub struct RateLimitSettings {
     pub auth_burst: u32,
     /// Seconds until one more attempt is allowed after the burst is used.
     pub auth_period_secs: u64,
+    /// `/api/v1` requests one client address may make in a burst (reads and writes alike).
+    pub api_burst: u32,
+    /// `/api/v1` requests per second one client address may keep making after the burst.
+    pub api_per_second: u32,
+    /// Inbox POSTs one client address may make in a burst, whichever instance they claim.
+    pub inbox_burst: u32,
+    /// Inbox POSTs per second one client address may keep making after the burst.
+    pub inbox_per_second: u32,
+    /// Inbox POSTs one origin instance (the host of the signature's keyId) may make in a
+    /// burst, from any number of addresses.
+    pub instance_burst: u32,
+    /// Inbox POSTs per second one origin instance may keep making after the burst.
+    pub instance_per_second: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -243,6 +260,21 @@ impl Default for RateLimitSettings {
         RateLimitSettings {
             auth_burst: 10,
             auth_period_secs: 6,
+            // A school or office shares one address: 30 people each opening a page that
+            // makes ~10 calls is a burst of 300, and one call per person per second is 30/s.
+            // One client alone at 30/s costs the server little; a scraper is held to that.
+            api_burst: 300,
+            api_per_second: 30,
+            // Per address, above the per-instance limit: shared hosting puts several
+            // instances behind one address, so the address must fit more than one of them.
+            inbox_burst: 400,
+            inbox_per_second: 100,
+            // One instance's normal peak is a few activities a second. A big instance
+            // catching up after an outage sends its backlog as fast as we answer, and
+            // 429 slows it (senders retry later) rather than losing anything, so the
+            // limit only has to stop a flood: 200 at once, then 50/s, is 10x a busy peak.
+            instance_burst: 200,
+            instance_per_second: 50,
         }
     }
 }
@@ -380,8 +412,30 @@ impl Settings {
         if self.auth.session_ttl_days == 0 {
             return Err(fail("auth.session_ttl_days", "must be at least 1".into()));
         }
-        if self.rate_limit.auth_burst == 0 {
-            return Err(fail("rate_limit.auth_burst", "must be at least 1".into()));
+        for (key, value) in [
+            ("rate_limit.auth_burst", self.rate_limit.auth_burst),
+            ("rate_limit.api_burst", self.rate_limit.api_burst),
+            ("rate_limit.inbox_burst", self.rate_limit.inbox_burst),
+            ("rate_limit.instance_burst", self.rate_limit.instance_burst),
+        ] {
+            if value == 0 {
+                return Err(fail(key, "must be at least 1".into()));
+            }
+        }
+        for (key, value) in [
+            ("rate_limit.api_per_second", self.rate_limit.api_per_second),
+            (
+                "rate_limit.inbox_per_second",
+                self.rate_limit.inbox_per_second,
+            ),
+            (
+                "rate_limit.instance_per_second",
+                self.rate_limit.instance_per_second,
+            ),
+        ] {
+            if value == 0 || value > MAX_PER_SECOND {
+                return Err(fail(key, format!("must be between 1 and {MAX_PER_SECOND}")));
+            }
         }
         if self.rate_limit.auth_period_secs == 0 {
             return Err(fail(
@@ -679,6 +733,54 @@ mod tests {
                 .expect_err(&format!("{bad:?} must be refused"));
             assert_eq!(err.key, "domain", "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn rate_limits_of_zero_or_beyond_a_million_a_second_are_refused() {
+        for (variable, value, key) in [
+            (
+                "LYCEUM_RATE_LIMIT__AUTH_BURST",
+                "0",
+                "rate_limit.auth_burst",
+            ),
+            ("LYCEUM_RATE_LIMIT__API_BURST", "0", "rate_limit.api_burst"),
+            (
+                "LYCEUM_RATE_LIMIT__API_PER_SECOND",
+                "0",
+                "rate_limit.api_per_second",
+            ),
+            (
+                "LYCEUM_RATE_LIMIT__INBOX_BURST",
+                "0",
+                "rate_limit.inbox_burst",
+            ),
+            (
+                "LYCEUM_RATE_LIMIT__INBOX_PER_SECOND",
+                "1000001",
+                "rate_limit.inbox_per_second",
+            ),
+            (
+                "LYCEUM_RATE_LIMIT__INSTANCE_BURST",
+                "0",
+                "rate_limit.instance_burst",
+            ),
+            (
+                "LYCEUM_RATE_LIMIT__INSTANCE_PER_SECOND",
+                "0",
+                "rate_limit.instance_per_second",
+            ),
+        ] {
+            let err = Settings::load_from(None, env(&[(variable, value)]))
+                .expect_err(&format!("{variable}={value} must be refused"));
+            assert_eq!(err.key, key, "{err}");
+            assert!(err.source.contains(variable), "{err}");
+        }
+        let ok = Settings::load_from(
+            None,
+            env(&[("LYCEUM_RATE_LIMIT__INSTANCE_PER_SECOND", "1000000")]),
+        )
+        .expect("a million a second is allowed");
+        assert_eq!(ok.rate_limit.instance_per_second, 1_000_000);
     }
 
     #[test]

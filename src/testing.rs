@@ -191,8 +191,12 @@ pub fn test_settings() -> crate::settings::Settings {
         domain: TEST_DOMAIN.to_owned(),
         ..crate::settings::Settings::default()
     };
-    // Tests sign in often from one address; the rate limit has its own test.
+    // Tests sign in, call the API and post to inboxes often from one address; the rate
+    // limits have their own tests.
     settings.rate_limit.auth_burst = 10_000;
+    settings.rate_limit.api_burst = 100_000;
+    settings.rate_limit.inbox_burst = 100_000;
+    settings.rate_limit.instance_burst = 100_000;
     settings
 }
 

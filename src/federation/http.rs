@@ -40,8 +40,16 @@ pub fn routes(ctx: &AppContext) -> Router<AppContext> {
             ctx.clone(),
             super::signed_fetch::require_signature,
         ));
+    // Per address outside, so a refused flood does not spend any instance's budget.
+    let inboxes = Router::new()
+        .route("/inbox", post(super::inbox::post_inbox))
+        .route("/c/{name}/inbox", post(super::inbox::post_inbox))
+        .route("/u/{name}/inbox", post(super::inbox::post_inbox))
+        .route_layer(crate::api::rate_limit::inbox_instance_limit(&ctx.settings))
+        .route_layer(crate::api::rate_limit::inbox_address_limit(&ctx.settings));
     Router::new()
         .merge(objects)
+        .merge(inboxes)
         .route("/.well-known/webfinger", get(webfinger))
         .route("/.well-known/nodeinfo", get(nodeinfo_links))
         .route("/nodeinfo/2.0", get(nodeinfo_20))
@@ -49,9 +57,6 @@ pub fn routes(ctx: &AppContext) -> Router<AppContext> {
         .route("/nodeinfo/2.1", get(nodeinfo_21))
         .route("/nodeinfo/2.1.json", get(nodeinfo_21))
         .route("/actor", get(instance_actor))
-        .route("/inbox", post(super::inbox::post_inbox))
-        .route("/c/{name}/inbox", post(super::inbox::post_inbox))
-        .route("/u/{name}/inbox", post(super::inbox::post_inbox))
 }
 
 /// True when the client asked for ActivityPub JSON (`application/activity+json` or

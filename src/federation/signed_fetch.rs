@@ -86,7 +86,9 @@ fn parameter<'a>(signature: &'a str, wanted: &str) -> Option<&'a str> {
     })
 }
 
-fn key_id(signature: &str) -> Option<&str> {
+/// The `keyId` of a draft-cavage `Signature` header, unchecked (the inbox rate limit keys on
+/// its host before anything is verified).
+pub(crate) fn key_id(signature: &str) -> Option<&str> {
     parameter(signature, "keyId")
 }
 
