@@ -102,6 +102,30 @@ impl Activity for InboxActivity {
     }
 }
 
+/// What the inbox does with a received body before any network or database access: the
+/// size limit, JSON parsing and classification. Public for the fuzz target.
+pub fn parse_activity(bytes: &[u8]) -> Result<InboxActivity, AppError> {
+    if bytes.len() > MAX_ACTIVITY_BYTES {
+        return Err(AppError::new(
+            ErrorKind::PayloadTooLarge,
+            "payload_too_large",
+            format!("an activity may be at most {MAX_ACTIVITY_BYTES} bytes"),
+        ));
+    }
+    // serde_json stops at 128 levels of nesting, so hostile depth is an error, not a crash.
+    let value: Value = serde_json::from_slice(bytes).map_err(|err| {
+        AppError::new(
+            ErrorKind::BadRequest,
+            "invalid_json",
+            format!("the body is not valid JSON: {err}"),
+        )
+    })?;
+    InboxActivity::from_value(value).map_err(|refusal| {
+        tracing::debug!(code = refusal.code, message = %refusal.message, "activity refused");
+        AppError::new(ErrorKind::BadRequest, refusal.code, refusal.message)
+    })
+}
+
 fn refuse(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Response {
     AppError::new(kind, code, message).into_response()
 }
@@ -131,23 +155,9 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
             );
         }
     };
-    // serde_json stops at 128 levels of nesting, so hostile depth is an error, not a crash.
-    let value: Value = match serde_json::from_slice(&bytes) {
-        Ok(value) => value,
-        Err(err) => {
-            return refuse(
-                ErrorKind::BadRequest,
-                "invalid_json",
-                format!("the body is not valid JSON: {err}"),
-            );
-        }
-    };
-    let activity = match InboxActivity::from_value(value) {
+    let activity = match parse_activity(&bytes) {
         Ok(activity) => activity,
-        Err(refusal) => {
-            tracing::debug!(code = refusal.code, message = %refusal.message, "activity refused");
-            return refuse(ErrorKind::BadRequest, refusal.code, refusal.message);
-        }
+        Err(err) => return err.into_response(),
     };
     if let Err(refusal) = check_signature_present(&parts.headers) {
         return *refusal;
@@ -275,7 +285,8 @@ async fn retry_backlog_of(data: &Data<AppContext>, domain: &str) {
     }
 }
 
-fn check_signature_present(headers: &HeaderMap) -> Result<(), Box<Response>> {
+/// Public for the fuzz target.
+pub fn check_signature_present(headers: &HeaderMap) -> Result<(), Box<Response>> {
     // RFC 9421 also uses a `Signature` header, always with `Signature-Input`.
     if headers.contains_key("signature-input") {
         return Err(Box::new(refuse(

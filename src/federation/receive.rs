@@ -218,8 +218,9 @@ async fn on_follow_answer(
     }
 }
 
-/// Markdown body, sanitized HTML, and title of a received Page or Note (spec §5.3).
-fn convert_post(page: &Page, group_name: Option<&str>) -> RemotePost {
+/// Markdown body, sanitized HTML, and title of a received Page or Note (spec §5.3). Pure:
+/// public for the fuzz target.
+pub fn convert_post(page: &Page, group_name: Option<&str>) -> RemotePost {
     let markdown = match (&page.source, &page.media_type) {
         (Some(source), _) if source.media_type == "text/markdown" => source.content.clone(),
         (_, Some(media)) if media == "text/markdown" => page.content.clone().unwrap_or_default(),

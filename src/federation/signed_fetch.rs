@@ -92,6 +92,47 @@ pub(crate) fn key_id(signature: &str) -> Option<&str> {
     parameter(signature, "keyId")
 }
 
+/// The actor a `Signature` header names: its keyId without the fragment.
+pub fn signer_of(signature: &str) -> AppResult<Url> {
+    let key = key_id(signature).ok_or_else(|| unauthorized("the signature has no keyId"))?;
+    let mut owner = Url::parse(key).map_err(|_| unauthorized("the keyId is not a URL"))?;
+    owner.set_fragment(None);
+    Ok(owner)
+}
+
+/// Parses the signature of a GET (which must cover `(request-target)`) into what is
+/// verified against the signer's key; `domain` is the host when the request names none.
+pub fn begin_verify(
+    headers: &axum::http::HeaderMap,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    domain: &str,
+) -> AppResult<http_signature_normalization::verify::Unverified> {
+    let signature = headers
+        .get("signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unauthorized("the request has no signature"))?;
+    let mut map = BTreeMap::new();
+    for (name, value) in headers {
+        if let Ok(value) = value.to_str() {
+            map.insert(name.as_str().to_owned(), value.to_owned());
+        }
+    }
+    map.entry("host".to_owned())
+        .or_insert_with(|| domain.to_owned());
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let unverified = http_signature_normalization::Config::new()
+        .mastodon_compat()
+        .set_expiration(Duration::from_secs(3600))
+        .begin_verify(method.as_str(), path, map)
+        .map_err(|e| unauthorized(&format!("the signature cannot be checked: {e}")))?;
+    let signed = parameter(signature, "headers").unwrap_or_default();
+    if !signed.split_whitespace().any(|h| h == "(request-target)") {
+        return Err(unauthorized("the signature must cover (request-target)"));
+    }
+    Ok(unverified)
+}
+
 /// Verifies the request's signature against its signer's key and returns the signer.
 pub async fn verify_get(
     headers: &axum::http::HeaderMap,
@@ -103,9 +144,7 @@ pub async fn verify_get(
         .get("signature")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| unauthorized("this server requires signed fetches (authorized fetch)"))?;
-    let key = key_id(signature).ok_or_else(|| unauthorized("the signature has no keyId"))?;
-    let mut owner = Url::parse(key).map_err(|_| unauthorized("the keyId is not a URL"))?;
-    owner.set_fragment(None);
+    let owner = signer_of(signature)?;
     crate::service::federation_policy::ensure_federates(
         &data.db,
         &authority(&owner),
@@ -116,24 +155,7 @@ pub async fn verify_get(
         .dereference(data)
         .await
         .map_err(|_| unauthorized("the signing actor could not be fetched"))?;
-    let mut map = BTreeMap::new();
-    for (name, value) in headers {
-        if let Ok(value) = value.to_str() {
-            map.insert(name.as_str().to_owned(), value.to_owned());
-        }
-    }
-    map.entry("host".to_owned())
-        .or_insert_with(|| data.settings.domain.clone());
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let unverified = http_signature_normalization::Config::new()
-        .mastodon_compat()
-        .set_expiration(Duration::from_secs(3600))
-        .begin_verify(method.as_str(), path, map)
-        .map_err(|e| unauthorized(&format!("the signature cannot be checked: {e}")))?;
-    let signed = parameter(signature, "headers").unwrap_or_default();
-    if !signed.split_whitespace().any(|h| h == "(request-target)") {
-        return Err(unauthorized("the signature must cover (request-target)"));
-    }
+    let unverified = begin_verify(headers, method, uri, &data.settings.domain)?;
     let pem = signer.public_key_pem().to_owned();
     let valid = unverified.verify(|sig, signing_string| {
         super::signing::verify_rsa_sha256(&pem, signing_string.as_bytes(), sig)
