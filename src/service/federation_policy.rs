@@ -41,7 +41,12 @@ pub fn normalize_domain(raw: &str) -> Option<String> {
     let valid_host = !host.is_empty()
         && host.len() <= 253
         && host.split('.').all(|label| {
-            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            // `_` is not valid in host names but DNS serves it, and the URL parser keeps
+            // it: `x_y.blocked.example` must still be a subdomain of a blocked domain.
+            !label.is_empty()
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         });
     let valid_port = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
     (valid_host && valid_port).then(|| match port {
@@ -71,8 +76,16 @@ fn clean_comment(comment: Option<&str>) -> AppResult<Option<String>> {
 /// How the domain of `authority` (`host` or `host:port`) stands with this instance.
 pub async fn standing(db: &Db, authority: &str) -> AppResult<DomainStanding> {
     let Some(authority) = normalize_domain(authority) else {
-        // Not a host name: nothing to match, and nothing can be fetched from it either.
-        return Ok(DomainStanding::Open);
+        // Not a host name (an address literal such as `[2001:db8::1]`): no entry can name
+        // it, so it is as open as the mode; in allowlist mode it is no partner. Deliveries
+        // go to whatever inbox an actor names, so this must not be taken for "open".
+        let mode = crate::with_conn!(db, |conn| policy::mode(&mut conn)
+            .await
+            .map_err(AppError::from))?;
+        return Ok(match mode {
+            FederationMode::Blocklist => DomainStanding::Open,
+            FederationMode::Allowlist => DomainStanding::NotAllowed,
+        });
     };
     crate::with_conn!(db, |conn| policy::standing(&mut conn, &authority)
         .await
@@ -457,6 +470,46 @@ mod tests {
         assert_eq!(normalize_domain("bad domain"), None);
         assert_eq!(normalize_domain(""), None);
         assert_eq!(normalize_domain("a..b"), None);
+    }
+
+    /// Issue #11 case 14: spellings of a domain the URL parser accepts are judged by the
+    /// lists like the domain itself, and what no entry can name is no partner.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn case_14_odd_host_spellings_do_not_escape_the_lists() {
+        crate::testing::for_each_backend(async |db| {
+            let now = crate::db::now();
+            crate::with_conn!(&db, |conn| {
+                domain_block::upsert(&mut conn, "spam.example", None, None, now).await?;
+                Ok::<_, AppError>(())
+            })
+            .expect("blocked");
+            for authority in [
+                "spam.example",
+                "SPAM.Example.",
+                "x_y.spam.example",
+                "x_y.spam.example:8443",
+            ] {
+                assert_eq!(
+                    standing(&db, authority).await.expect("standing"),
+                    DomainStanding::Blocked,
+                    "{authority}"
+                );
+            }
+            assert_eq!(
+                standing(&db, "[2001:db8::1]:443").await.expect("standing"),
+                DomainStanding::Open
+            );
+            crate::with_conn!(&db, |conn| {
+                policy::set_mode(&mut conn, FederationMode::Allowlist, now).await?;
+                Ok::<_, AppError>(())
+            })
+            .expect("allowlist mode");
+            assert_eq!(
+                standing(&db, "[2001:db8::1]:443").await.expect("standing"),
+                DomainStanding::NotAllowed
+            );
+        })
+        .await;
     }
 
     #[test]
