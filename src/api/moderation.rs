@@ -674,6 +674,15 @@ mod tests {
             assert!(inside.to_string().contains("Internal plans"), "{inside}");
             let direct = api.call("GET", "/api/v1/modlog?community=secret", None, None).await;
             assert_eq!(direct.status.as_u16(), 401);
+            // A partners community's log is not for anonymous readers either: its threads
+            // need a partner's signature (issue #11, case 22).
+            ok(&api, "POST", "/api/v1/communities", ann, json!({"name": "acme", "title": "Acme", "kind": "qa", "visibility": "partners"})).await;
+            let shared = ok(&api, "POST", "/api/v1/communities/acme/threads", ann, json!({"title": "Partner roadmap", "body": "x"})).await;
+            api.call("POST", &format!("/api/v1/threads/{}/lock", shared["id"]), ann, None).await;
+            let outside = ok(&api, "GET", "/api/v1/modlog", None, json!(null)).await;
+            assert!(!outside.to_string().contains("Partner roadmap"), "{outside}");
+            let inside = ok(&api, "GET", "/api/v1/modlog", bob, json!(null)).await;
+            assert!(inside.to_string().contains("Partner roadmap"), "{inside}");
         })
         .await;
     }

@@ -270,14 +270,14 @@ pub async fn remote_follower_inboxes(
     Ok(inboxes)
 }
 
-/// The ids of every community whose visibility is not `visibility`.
-pub async fn ids_with_visibility_not(
+/// The ids of every community whose visibility is `visibility`.
+pub async fn ids_with_visibility(
     conn: &mut DbConn<'_>,
     visibility: super::types::Visibility,
 ) -> QueryResult<Vec<i64>> {
     on_conn!(conn, |c| {
         communities::table
-            .filter(communities::visibility.ne(visibility))
+            .filter(communities::visibility.eq(visibility))
             .select(communities::id)
             .load(c)
             .await

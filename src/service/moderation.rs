@@ -789,9 +789,9 @@ pub async fn mod_log(
         let scope = match community_handle {
             Some(handle) => Some(vec![resolve(&mut conn, settings, viewer, handle).await?.id]),
             None if viewer.is_some() => None,
-            None => {
-                Some(community::ids_with_visibility_not(&mut conn, Visibility::Internal).await?)
-            }
+            // Anonymous viewers see what they could read: public communities only (a
+            // `partners` one needs a partner's signature, an `internal` one an account).
+            None => Some(community::ids_with_visibility(&mut conn, Visibility::Public).await?),
         };
         let found = rows::list_log(&mut conn, scope.as_deref(), before, PAGE_SIZE + 1).await?;
         let more = found.len() as i64 > PAGE_SIZE;
