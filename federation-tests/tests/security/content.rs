@@ -361,17 +361,21 @@ async fn check_api(member: &Member, path: &str) -> Value {
     body
 }
 
+/// An instance `alpha` whose questions join the unanswered queue at once.
+pub(crate) async fn alpha_with_instant_queue(backend: federation_tests::Backend) -> TestInstance {
+    TestInstance::start_with("alpha", backend, |s| {
+        s.knowledge.unanswered_after_hours = 0;
+    })
+    .await
+    .expect("alpha")
+}
+
 /// Hostile text typed by local members, in every field, rendered on every page that shows
 /// it and in every API `*_html` field.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_21a_hostile_local_text_renders_inert() {
     for backend in backends() {
-        // Questions join the unanswered queue at once.
-        let alpha = TestInstance::start_with("alpha", backend, |s| {
-            s.knowledge.unanswered_after_hours = 0;
-        })
-        .await
-        .expect("alpha");
+        let alpha = alpha_with_instant_queue(backend).await;
         let alice = alpha.member("alice").await.expect("alice");
         let bob = alpha.member("bob").await.expect("bob");
         let all = PAYLOADS.join("\n\n");
