@@ -439,6 +439,21 @@ mod tests {
         );
     }
 
+    /// The parsing the inbox and the `inbound_activity` fuzz target share: hostile size
+    /// and depth are named refusals, not crashes.
+    #[test]
+    fn hostile_bodies_are_refused_by_name() {
+        let code = |bytes: &[u8]| super::parse_activity(bytes).map(|_| ()).map_err(|e| e.code);
+        let big = vec![b' '; super::MAX_ACTIVITY_BYTES + 1];
+        assert_eq!(code(&big), Err("payload_too_large"));
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(code(deep.as_bytes()), Err("invalid_json"));
+        assert_eq!(code(b"{\"type\":"), Err("invalid_json"));
+        assert_eq!(code(b"[]"), Err("not_an_object"));
+        let follow = br#"{"id":"https://r.example/f/1","type":"Follow","actor":"https://r.example/u/bo","object":"https://g.example/c/g"}"#;
+        assert_eq!(code(follow), Ok(()));
+    }
+
     async fn post(api: &TestApi, body: &Value) -> crate::testing::TestResponse {
         let request = Request::builder()
             .method("POST")

@@ -180,4 +180,34 @@ mod tests {
         assert_eq!(key_id(header), Some("https://a.example/u/x#main-key"));
         assert_eq!(key_id("signature=\"x\""), None);
     }
+
+    /// What the `signature_header` fuzz target runs before any key is fetched.
+    #[test]
+    fn signed_gets_are_parsed_before_anything_is_fetched() {
+        use axum::http::{HeaderMap, HeaderValue, Method, Uri};
+        let owner = signer_of(r#"keyId="https://a.example/u/x#main-key",signature="x""#);
+        assert_eq!(
+            owner.map(String::from).ok().as_deref(),
+            Some("https://a.example/u/x")
+        );
+        assert!(signer_of(r#"keyId="key-1",signature="x""#).is_err());
+        let uri = Uri::from_static("/u/alice");
+        let date = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let with = |signature: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("date", HeaderValue::from_str(&date).expect("date"));
+            headers.insert(
+                "signature",
+                HeaderValue::from_str(signature).expect("value"),
+            );
+            begin_verify(&headers, &Method::GET, &uri, "lyceum.example").map(|_| ())
+        };
+        let covered = r#"keyId="https://a.example/u/x#k",algorithm="rsa-sha256",headers="(request-target) host date",signature="AAAA""#;
+        assert!(with(covered).is_ok());
+        let uncovered = covered.replace("(request-target) ", "");
+        assert!(with(&uncovered).is_err());
+        assert!(begin_verify(&HeaderMap::new(), &Method::GET, &uri, "lyceum.example").is_err());
+    }
 }
