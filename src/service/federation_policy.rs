@@ -478,10 +478,13 @@ mod tests {
     async fn case_14_odd_host_spellings_do_not_escape_the_lists() {
         crate::testing::for_each_backend(async |db| {
             let now = crate::db::now();
-            crate::with_conn!(&db, |conn| {
-                domain_block::upsert(&mut conn, "spam.example", None, None, now).await?;
-                Ok::<_, AppError>(())
-            })
+            async {
+                crate::with_conn!(&db, |conn| {
+                    domain_block::upsert(&mut conn, "spam.example", None, None, now).await?;
+                    Ok::<_, AppError>(())
+                })
+            }
+            .await
             .expect("blocked");
             for authority in [
                 "spam.example",
@@ -499,10 +502,13 @@ mod tests {
                 standing(&db, "[2001:db8::1]:443").await.expect("standing"),
                 DomainStanding::Open
             );
-            crate::with_conn!(&db, |conn| {
-                policy::set_mode(&mut conn, FederationMode::Allowlist, now).await?;
-                Ok::<_, AppError>(())
-            })
+            async {
+                crate::with_conn!(&db, |conn| {
+                    policy::set_mode(&mut conn, FederationMode::Allowlist, now).await?;
+                    Ok::<_, AppError>(())
+                })
+            }
+            .await
             .expect("allowlist mode");
             assert_eq!(
                 standing(&db, "[2001:db8::1]:443").await.expect("standing"),
