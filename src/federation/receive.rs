@@ -374,51 +374,61 @@ async fn find_group(json: &Value, data: &Fed) -> AppResult<Option<Community>> {
     Ok(None)
 }
 
-/// What an `inReplyTo` points at, fetching unknown parents (bounded by the fetch limit).
-async fn resolve_parent(url: &Url, data: &Fed) -> AppResult<(Thread, Option<Answer>)> {
-    let id = url.to_string();
-    let (t, a) = crate::with_conn!(&data.db, |conn| {
-        let t = thread::read_by_ap_id(&mut conn, &id).await?;
-        let a = match t {
-            Some(_) => None,
-            None => answer::read_by_ap_id(&mut conn, &id).await?,
-        };
-        Ok::<_, AppError>((t, a))
-    })?;
-    if let Some(t) = t {
-        return Ok((t, None));
-    }
-    if let Some(a) = a {
-        let t = crate::with_conn!(&data.db, |conn| thread::read(&mut conn, a.thread_id)
-            .await
-            .map_err(AppError::from))?;
-        return Ok((t, Some(a)));
-    }
-    // Unknown: fetch it from its origin and store it like a received Create.
-    let fetched: Value = fetch_object_http(url, data).await?.object;
-    if let Some(post) = classify::post(&fetched).map_err(refused)? {
-        let actor = attributed_to(&fetched)
-            .ok_or_else(|| bad("invalid_object", "the parent has no attributedTo"))?;
-        Box::pin(store_object(
-            &fetched, &post, &actor, None, None, true, data,
-        ))
-        .await?;
-    }
-    Box::pin(resolve_parent_known(url, data)).await
-}
+/// Unknown ancestors one reply may bring, at most: each is held in memory until the walk
+/// up the chain ends (at most 1 MiB each), and a longer chain of posts nobody here has
+/// seen is more likely a trap than a conversation (issue #11 case 15).
+const MAX_ANCESTOR_FETCHES: u32 = 32;
 
-async fn resolve_parent_known(url: &Url, data: &Fed) -> AppResult<(Thread, Option<Answer>)> {
+/// The stored thread or answer with this ActivityPub id, if any.
+async fn known_parent(url: &Url, data: &Fed) -> AppResult<Option<(Thread, Option<Answer>)>> {
     let id = url.to_string();
     crate::with_conn!(&data.db, |conn| {
         if let Some(t) = thread::read_by_ap_id(&mut conn, &id).await? {
-            return Ok((t, None));
+            return Ok(Some((t, None)));
         }
-        let a = answer::read_by_ap_id(&mut conn, &id)
-            .await?
-            .ok_or_else(|| bad("unknown_parent", "the replied-to object is not known"))?;
+        let Some(a) = answer::read_by_ap_id(&mut conn, &id).await? else {
+            return Ok(None);
+        };
         let t = thread::read(&mut conn, a.thread_id).await?;
-        Ok::<_, AppError>((t, Some(a)))
+        Ok::<_, AppError>(Some((t, Some(a))))
     })
+}
+
+/// What an `inReplyTo` points at, fetching unknown parents. The walk up the chain is a
+/// loop and the ancestors are stored from the top down, so each store finds its parent
+/// already stored: storing them by recursion nested one store per ancestor and overflowed
+/// the worker's stack a dozen levels up (issue #11 case 15).
+async fn resolve_parent(url: &Url, data: &Fed) -> AppResult<(Thread, Option<Answer>)> {
+    if let Some(known) = known_parent(url, data).await? {
+        return Ok(known);
+    }
+    let mut unknown: Vec<(Value, Page, Url)> = Vec::new();
+    let mut next = Some(url.clone());
+    while let Some(current) = next.take() {
+        if known_parent(&current, data).await?.is_some() {
+            break;
+        }
+        if unknown.len() >= MAX_ANCESTOR_FETCHES as usize {
+            return Err(AppError::unprocessable(
+                "fetch_limit_reached",
+                format!("more than {MAX_ANCESTOR_FETCHES} unknown posts above this reply"),
+            ));
+        }
+        // Unknown: fetch it from its origin, to be stored like a received Create.
+        let fetched: Value = fetch_object_http(&current, data).await?.object;
+        if let Some(post) = classify::post(&fetched).map_err(refused)? {
+            let actor = attributed_to(&fetched)
+                .ok_or_else(|| bad("invalid_object", "the parent has no attributedTo"))?;
+            next = fetched.get("inReplyTo").and_then(link_id);
+            unknown.push((fetched, post, actor));
+        }
+    }
+    for (fetched, post, actor) in unknown.iter().rev() {
+        Box::pin(store_object(fetched, post, actor, None, None, true, data)).await?;
+    }
+    known_parent(url, data)
+        .await?
+        .ok_or_else(|| bad("unknown_parent", "the replied-to object is not known"))
 }
 
 async fn on_create_or_update(

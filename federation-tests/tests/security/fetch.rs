@@ -219,18 +219,17 @@ async fn case_12_a_document_whose_id_is_on_another_host_is_refused() {
             }
         })
         .await;
-        for (path, attempt) in [
-            ("/u/elsewhere", 1),
-            ("/u/elsewhere", 2),
-            ("/r/moved", 1),
-            ("/r/moved", 2),
+        // A redirect to another host cannot show a mismatch after it here: the only other
+        // loopback host is an address literal, which the library refuses as a redirect
+        // target before fetching it (403), so the document there is never trusted either.
+        for (path, attempt, refusal) in [
+            ("/u/elsewhere", 1, (502, "remote_id_mismatch")),
+            ("/u/elsewhere", 2, (502, "remote_id_mismatch")),
+            ("/r/moved", 1, (403, "url_refused")),
+            ("/r/moved", 2, (403, "url_refused")),
         ] {
             let (status, body) = resolve(&alice, &fake.url(path)).await;
-            assert_eq!(
-                (status, code(&body)),
-                (502, "remote_id_mismatch"),
-                "{path}: {body}"
-            );
+            assert_eq!((status, code(&body)), refusal, "{path}: {body}");
             assert_eq!(
                 fake.hits(path),
                 attempt,
@@ -238,7 +237,11 @@ async fn case_12_a_document_whose_id_is_on_another_host_is_refused() {
             );
         }
         assert_eq!(fake.hits("/u/claimed"), 0, "the claimed id is not trusted");
-        assert_eq!(fake.hits("/u/moved"), 2, "each redirect followed once");
+        assert_eq!(
+            fake.hits("/u/moved"),
+            0,
+            "the redirect target is not fetched"
+        );
         let (status, body) = resolve(&alice, &fake.url("/u/same")).await;
         assert_eq!(
             (status, body["type"].as_str()),
@@ -352,7 +355,8 @@ async fn case_14_schemes_ports_and_domain_spellings_are_checked() {
             ("http://social.example/u/a", "http"),
             ("https://social.example:8443/u/a", "port"),
             ("https://social.example:80/u/a", "port"),
-            ("!rust@social.example:8443", "port"),
+            // WebFinger's own check refuses the handle's host:port as a domain.
+            ("!rust@social.example:8443", "domain"),
         ] {
             let (status, body) = resolve(&bob, q).await;
             assert_eq!((status, code(&body)), (403, "url_refused"), "{q}: {body}");
@@ -433,7 +437,9 @@ const CHAIN: usize = 150;
 
 /// Case 15: a reply whose parent is a reply whose parent is a reply... (each unknown, so
 /// each fetched) stops at the fetch limit: the request fails, at most 100 fetches are
-/// made, the end of the chain is never reached and nothing is stored.
+/// made (the library's limit; unknown ancestors stop after 32, `MAX_ANCESTOR_FETCHES` in
+/// `receive.rs`, because the nested stores overflowed the stack before 100), the end of the
+/// chain is never reached and nothing is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_15_a_recursive_fetch_chain_stops_at_the_fetch_limit() {
     for backend in backends() {
@@ -494,7 +500,10 @@ async fn case_15_a_recursive_fetch_chain_stops_at_the_fetch_limit() {
             "at most the fetch limit per request: {} requests",
             fake.total()
         );
-        assert!(replies >= 2 * 90, "the chain was followed: {replies}");
+        assert!(
+            replies >= 2 * 30,
+            "the chain was followed up to the ancestor limit: {replies}"
+        );
         assert_eq!(
             fake.hits(&format!("/n/{CHAIN}")),
             0,
