@@ -162,9 +162,6 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
     if let Err(refusal) = check_signature_present(&parts.headers) {
         return *refusal;
     }
-    if let Err((code, message)) = check_signature_date(&parts.headers, chrono::Utc::now()) {
-        return refuse(ErrorKind::Unauthorized, code, message);
-    }
     if authority(&activity.id) != authority(&activity.actor) {
         return refuse(
             ErrorKind::BadRequest,
@@ -187,6 +184,11 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
     .await
     {
         return err.into_response();
+    }
+    // After the policy, which answers a refused domain 403 whatever it signed, and before
+    // the library's verification, which may fetch the signer's key.
+    if let Err((code, message)) = check_signature_date(&parts.headers, chrono::Utc::now()) {
+        return refuse(ErrorKind::Unauthorized, code, message);
     }
     let rebuilt = Request::from_parts(parts, Body::from(bytes));
     let activity_data = match ActivityData::from_request(rebuilt, &()).await {
