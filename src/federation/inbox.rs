@@ -406,7 +406,7 @@ mod tests {
             ("Mon, 30 Nov 2026 12:55:00 GMT", true),
             ("Mon, 30 Nov 2026 10:59:00 GMT", false),
             ("Mon, 30 Nov 2026 13:01:00 GMT", false),
-            ("Mon, 30 Nov 2027 12:00:00 GMT", false),
+            ("Tue, 30 Nov 2027 12:00:00 GMT", false),
             ("yesterday", false),
         ] {
             let expected = if accepted {
