@@ -326,12 +326,7 @@ fn check_signature_date(
         .get("signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let param = |name: &str| {
-        signature.split(',').find_map(|part| {
-            let (key, value) = part.trim().split_once('=')?;
-            (key.trim().eq_ignore_ascii_case(name)).then(|| value.trim().trim_matches('"'))
-        })
-    };
+    let param = |name: &str| super::signed_fetch::parameter(signature, name);
     // Draft-cavage: without `headers`, only `date` is signed.
     let covered: Vec<String> = param("headers")
         .unwrap_or("date")

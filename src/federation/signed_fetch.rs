@@ -77,12 +77,13 @@ fn unauthorized(message: &str) -> AppError {
     AppError::unauthorized("signature_required", message.to_owned())
 }
 
-/// A parameter (`keyId`, `headers`, ...) of a draft-cavage `Signature` header.
-fn parameter<'a>(signature: &'a str, wanted: &str) -> Option<&'a str> {
+/// A parameter (`keyId`, `headers`, `created`, ...) of a draft-cavage `Signature` header.
+pub(crate) fn parameter<'a>(signature: &'a str, wanted: &str) -> Option<&'a str> {
     signature.split(',').find_map(|part| {
         let (name, value) = part.trim().split_once('=')?;
-        name.eq_ignore_ascii_case(wanted)
-            .then(|| value.trim_matches('"'))
+        name.trim()
+            .eq_ignore_ascii_case(wanted)
+            .then(|| value.trim().trim_matches('"'))
     })
 }
 
