@@ -96,16 +96,23 @@ fn actor_json(s: &Served, segment: &str, kind: &str, name: &str) -> Response {
     }))
 }
 
+/// A listener on a free loopback port and the `http://localhost:PORT` base URL it serves,
+/// for the fake servers of the tests (instances in `federation.debug` accept `localhost`).
+pub async fn loopback_listener() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let base = format!(
+        "http://localhost:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    (listener, base)
+}
+
 impl FakeRemote {
     /// Starts the remote on a free loopback port.
     pub async fn start() -> FakeRemote {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind");
-        let base = format!(
-            "http://localhost:{}",
-            listener.local_addr().expect("addr").port()
-        );
+        let (listener, base) = loopback_listener().await;
         let mut keys = HashMap::new();
         let mut public_keys = Vec::new();
         for name in PEOPLE.into_iter().chain([GROUP]) {

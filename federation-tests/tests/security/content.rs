@@ -547,13 +547,7 @@ impl HostileRemote {
     /// Starts the remote; `actors` maps a path (`/u/mallory`) to its JSON without the
     /// fields every actor has (`id`, `inbox`, `publicKey`), which are added here.
     async fn start(actors: Vec<(&str, Value)>) -> HostileRemote {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind");
-        let base = format!(
-            "http://localhost:{}",
-            listener.local_addr().expect("addr").port()
-        );
+        let (listener, base) = federation_tests::hostile::loopback_listener().await;
         let keys = activitypub_federation::http_signatures::generate_actor_keypair().expect("keys");
         let mut documents = std::collections::HashMap::new();
         for (path, mut actor) in actors {

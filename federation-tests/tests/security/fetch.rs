@@ -73,11 +73,8 @@ impl Fake {
     async fn start(
         respond: impl Fn(&str, &Seen, &[Seen]) -> Response + Send + Sync + 'static,
     ) -> Fake {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind");
+        let (listener, base) = federation_tests::hostile::loopback_listener().await;
         let port = listener.local_addr().expect("addr").port();
-        let base = format!("http://localhost:{port}");
         let seen = Arc::new(Mutex::new(Vec::new()));
         let served = Served {
             base: base.clone(),
@@ -534,13 +531,7 @@ struct RawServer {
 
 impl RawServer {
     async fn start(body: Body) -> RawServer {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind");
-        let base = format!(
-            "http://localhost:{}",
-            listener.local_addr().expect("addr").port()
-        );
+        let (listener, base) = federation_tests::hostile::loopback_listener().await;
         let written = Arc::new(AtomicUsize::new(0));
         let hung_up = Arc::new(AtomicBool::new(false));
         let (w, h) = (written.clone(), hung_up.clone());
