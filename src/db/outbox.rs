@@ -86,10 +86,12 @@ pub async fn insert_delivery(
                 outbox_deliveries::table
                     .filter(outbox_deliveries::inbox_url.eq(inbox_url))
                     .filter(outbox_deliveries::ordering_key.eq(key))
-                    .filter(
-                        outbox_deliveries::state
-                            .eq_any([DeliveryState::Pending, DeliveryState::Held]),
-                    ),
+                    // Spelled as the partial index `outbox_deliveries_order` is, so SQLite
+                    // can use it without looking at bound values (which it may not: see
+                    // `.cargo/config.toml`).
+                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                        "state IN ('pending', 'held')",
+                    )),
             ))
             .get_result::<bool>(c)
             .await
