@@ -250,21 +250,21 @@ pub async fn refresh_score(conn: &mut DbConn<'_>, id: i64) -> QueryResult<Thread
 pub async fn refresh_answer_counts(conn: &mut DbConn<'_>, id: i64) -> QueryResult<Thread> {
     use super::schema::answers;
     let (count, accepted, latest): (i64, i64, Option<NaiveDateTime>) = on_conn!(conn, |c| {
-        let live = answers::table
+        // One pass over the thread's live answers (index-only through
+        // `answers_thread_live`), however many answers the thread has.
+        answers::table
             .filter(answers::thread_id.eq(id))
             .filter(answers::deleted.eq(false))
-            .filter(answers::removed.eq(false));
-        let count = live.count().get_result::<i64>(c).await?;
-        let accepted = live
-            .filter(answers::accepted.eq(true))
-            .count()
-            .get_result::<i64>(c)
-            .await?;
-        let latest = live
-            .select(diesel::dsl::max(answers::published))
-            .get_result::<Option<NaiveDateTime>>(c)
-            .await?;
-        Ok::<_, diesel::result::Error>((count, accepted, latest))
+            .filter(answers::removed.eq(false))
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                    "COALESCE(SUM(CASE WHEN accepted THEN 1 ELSE 0 END), 0)",
+                ),
+                diesel::dsl::max(answers::published),
+            ))
+            .get_result::<(i64, i64, Option<NaiveDateTime>)>(c)
+            .await
     })?;
     on_conn!(conn, |c| {
         let thread = threads::table
