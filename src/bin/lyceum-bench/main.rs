@@ -1,12 +1,16 @@
 //! `lyceum-bench`: repeatable measurements on this machine (not tests). Run in release:
-//! `cargo run --release --bin lyceum-bench -- delivery --inboxes 1000`.
+//! `cargo build --release --bins && target/release/lyceum-bench all` prints the whole table.
 
+mod library_queue;
+mod load;
 mod search;
+mod suite;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use activitypub_federation::http_signatures::Keypair;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -30,6 +34,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Bench {
+    /// Everything, one table: signing limits; fan-out to mock instances through a real
+    /// `lyceum serve` and through activitypub_federation's queue; inbox; reads (with wrk);
+    /// memory; search. Needs root (it names the mock instances in a private mount namespace
+    /// and listens on their port 80), `wrk` and `unshare` on PATH, and the `lyceum` binary
+    /// beside this one.
+    All(suite::Options),
+    /// GETs at a fixed rate (open loop), one JSON line of results: the load process that
+    /// `all` starts for its fixed-rate reads.
+    Load {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value = "text/html")]
+        accept: String,
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// RSA-2048 signatures per second on one core: aws-lc-rs (ours) and RustCrypto `rsa`.
     Signing {
         /// Seconds per implementation.
@@ -87,6 +109,12 @@ const IMPLEMENTATIONS: [(RsaImplementation, &str); 2] = [
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Bench::All(options) = &cli.command
+        && !suite::in_namespace()
+    {
+        let status = suite::run_in_namespace(options.inboxes)?;
+        std::process::exit(status.code().unwrap_or(1));
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,lyceum=error".to_owned()),
@@ -97,6 +125,13 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match cli.command {
+            Bench::All(options) => suite::run(options).await,
+            Bench::Load {
+                url,
+                accept,
+                rate,
+                seconds,
+            } => load::open_loop(url, accept, rate, seconds).await,
             Bench::Signing { seconds } => {
                 signing(Duration::from_secs(seconds));
                 Ok(())
@@ -114,17 +149,16 @@ fn main() -> anyhow::Result<()> {
                 database_url,
                 keep,
                 existing,
-            } => {
-                search::bench(search::Options {
-                    answers,
-                    queries,
-                    class_seconds,
-                    database_url,
-                    keep,
-                    existing,
-                })
-                .await
-            }
+            } => search::bench(search::Options {
+                answers,
+                queries,
+                class_seconds,
+                database_url,
+                keep,
+                existing,
+            })
+            .await
+            .map(|_| ()),
         }
     })
 }
@@ -143,6 +177,62 @@ fn signs_per_second(implementation: RsaImplementation, pem: &str, period: Durati
         count += 1;
     }
     count as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Verifications per second on this thread over `period`, each parsing the public key PEM
+/// as an inbox does: with aws-lc-rs as Lyceum verifies, or with RustCrypto as
+/// activitypub_federation does.
+fn verifies_per_second(implementation: RsaImplementation, pair: &Keypair, period: Duration) -> f64 {
+    let message = b"(request-target): post /inbox\nhost: lyceum.example\ndate: Sun, 29 Nov 2026 \
+                    12:00:00 GMT";
+    let key = SigningKey::from_pkcs8_pem(&pair.private_key).expect("the key parses");
+    let signature = key.sign(message).expect("signs");
+    let started = Instant::now();
+    let mut count = 0u64;
+    while started.elapsed() < period {
+        let valid = match implementation {
+            RsaImplementation::AwsLc => lyceum::federation::signing::verify_rsa_sha256(
+                &pair.public_key,
+                message,
+                &signature,
+            ),
+            RsaImplementation::RustCrypto => {
+                use base64::Engine;
+                use rsa::pkcs8::DecodePublicKey;
+                use sha2::Digest;
+                let public = rsa::RsaPublicKey::from_public_key_pem(&pair.public_key)
+                    .expect("the key parses");
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(&signature)
+                    .expect("base64");
+                public
+                    .verify(
+                        rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+                        &sha2::Sha256::digest(message),
+                        &bytes,
+                    )
+                    .is_ok()
+            }
+        };
+        assert!(valid, "the signature verifies");
+        count += 1;
+    }
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+/// RSA-2048 sign and verify rates on one core with both implementations.
+fn limits(pair: &Keypair, period: Duration) -> suite::Limits {
+    suite::Limits {
+        sign_ours: signs_per_second(RsaImplementation::AwsLc, &pair.private_key, period),
+        sign_rustcrypto: signs_per_second(RsaImplementation::RustCrypto, &pair.private_key, period),
+        verify_ours: verifies_per_second(RsaImplementation::AwsLc, pair, period),
+        verify_rustcrypto: verifies_per_second(RsaImplementation::RustCrypto, pair, period),
+    }
+}
+
+/// About the size of a real note: most of a kilobyte of text.
+fn note_content() -> String {
+    "<p>".to_owned() + &"Answers accumulate into knowledge. ".repeat(20) + "</p>"
 }
 
 fn signing(period: Duration) {
@@ -255,8 +345,7 @@ async fn fill_outbox(
     .await
     .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let actor = format!("{public_url}/u/sender");
-    // About the size of a real Create(Note): most of a kilobyte of text and addressing.
-    let content = "<p>".to_owned() + &"Answers accumulate into knowledge. ".repeat(20) + "</p>";
+    let content = note_content();
     for n in 0..activities {
         let id = lyceum::federation::outbox::new_activity_id(settings, "create")?;
         let activity = json!({
