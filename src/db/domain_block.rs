@@ -69,14 +69,19 @@ pub async fn list(conn: &mut DbConn<'_>) -> QueryResult<Vec<DomainBlock>> {
 /// `social.example.com`.
 pub async fn is_blocked(conn: &mut DbConn<'_>, authority: &str) -> QueryResult<bool> {
     let candidates = super::federation_policy::block_candidates(authority);
-    let found: i64 = on_conn!(conn, |c| {
+    Ok(!blocked_among(conn, &candidates).await?.is_empty())
+}
+
+/// Which of `domains` are blocked (exact entries; see
+/// [`block_candidates`](super::federation_policy::block_candidates) for what covers what).
+pub async fn blocked_among(conn: &mut DbConn<'_>, domains: &[String]) -> QueryResult<Vec<String>> {
+    on_conn!(conn, |c| {
         domain_blocks::table
-            .filter(domain_blocks::domain.eq_any(&candidates))
-            .count()
-            .get_result(c)
+            .filter(domain_blocks::domain.eq_any(domains))
+            .select(domain_blocks::domain)
+            .load(c)
             .await
-    })?;
-    Ok(found > 0)
+    })
 }
 
 #[cfg(test)]

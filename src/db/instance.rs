@@ -1,5 +1,7 @@
 //! Instances: this server (exactly one row with `local`) and every remote server we know.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -151,6 +153,33 @@ pub async fn ensure_remote(
             .first(c)
             .await
     })
+}
+
+/// [`ensure_remote`] for many domains (lower case): their instance ids by domain. Known
+/// domains, the usual case in a fan-out, are read in one query per 500.
+pub async fn ensure_remotes(
+    conn: &mut DbConn<'_>,
+    domains: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<HashMap<String, i64>> {
+    let mut ids = HashMap::with_capacity(domains.len());
+    for chunk in domains.chunks(500) {
+        let known: Vec<(String, i64)> = on_conn!(conn, |c| {
+            instances::table
+                .filter(instances::domain.eq_any(chunk))
+                .select((instances::domain, instances::id))
+                .load(c)
+                .await
+        })?;
+        ids.extend(known);
+    }
+    for domain in domains {
+        if !ids.contains_key(domain) {
+            let created = ensure_remote(conn, domain, now).await?;
+            ids.insert(domain.clone(), created.id);
+        }
+    }
+    Ok(ids)
 }
 
 /// The row for `domain` (already normalized: lower case, no trailing dot), if known.

@@ -15,6 +15,7 @@ use url::Url;
 use super::signing::{RsaImplementation, SigningKey, signed_post_headers};
 use super::url_guard;
 use crate::context::AppContext;
+use crate::db::federation_policy::DomainStanding;
 use crate::db::outbox::{self, AttemptOutcome, OutboxActivity, OutboxDelivery};
 use crate::db::types::DeliveryState;
 use crate::db::{community, instance, person};
@@ -237,8 +238,22 @@ pub async fn run_with(ctx: AppContext, shutdown: CancellationToken, rsa: RsaImpl
             }
             continue;
         }
+        // The federation policy of the whole batch in one lookup. Should it fail, each
+        // delivery goes as if the policy allowed it, as a lookup per delivery did.
+        let authorities: Vec<String> = claimed
+            .iter()
+            .filter_map(|(d, _)| Url::parse(&d.inbox_url).ok())
+            .map(|url| super::actor::authority(&url))
+            .collect();
+        let standings = crate::service::federation_policy::standings(&worker.ctx.db, &authorities)
+            .await
+            .inspect_err(|err| tracing::warn!(error = %err, "cannot read the federation policy"))
+            .unwrap_or_default();
         let mut over_bound = Vec::new();
         for (delivery, activity) in claimed {
+            let standing = Url::parse(&delivery.inbox_url)
+                .ok()
+                .and_then(|url| standings.get(&super::actor::authority(&url)).copied());
             let Ok(permit) = overall.clone().try_acquire_owned() else {
                 over_bound.push(delivery.id);
                 continue;
@@ -260,7 +275,7 @@ pub async fn run_with(ctx: AppContext, shutdown: CancellationToken, rsa: RsaImpl
                 metrics::gauge!(crate::metrics::DELIVERIES_IN_FLIGHT).increment(1.0);
                 // The place overall is freed once the outcome is written, so sent but
                 // unrecorded deliveries (sent again after a crash) stay within the bound.
-                worker.deliver(delivery, activity, permit).await;
+                worker.deliver(delivery, activity, standing, permit).await;
                 metrics::gauge!(crate::metrics::DELIVERIES_IN_FLIGHT).decrement(1.0);
                 let mut counts = counts.lock().expect("in-flight counts");
                 if let Some(count) = counts.get_mut(&instance_id) {
@@ -461,10 +476,11 @@ impl Worker {
         &self,
         delivery: OutboxDelivery,
         activity: OutboxActivity,
+        standing: Option<DomainStanding>,
         permit: OwnedSemaphorePermit,
     ) {
         let started = std::time::Instant::now();
-        let outcome = self.attempt(&delivery, &activity).await;
+        let outcome = self.attempt(&delivery, &activity, standing).await;
         metrics::histogram!(crate::metrics::DELIVERY_SECONDS).record(started.elapsed());
         let label = match outcome.state {
             DeliveryState::Delivered => "delivered",
@@ -499,10 +515,13 @@ impl Worker {
         }
     }
 
+    /// Sends one delivery; `standing` is its domain's, read with its batch (None: unknown,
+    /// and it goes).
     async fn attempt(
         &self,
         delivery: &OutboxDelivery,
         activity: &OutboxActivity,
+        standing: Option<DomainStanding>,
     ) -> AttemptOutcome {
         let now = crate::db::now();
         let final_failure = |status: Option<i64>, error: String| AttemptOutcome {
@@ -518,9 +537,7 @@ impl Worker {
         if let Err(refusal) = url_guard::check_url(&inbox, self.ctx.settings.federation.debug) {
             return final_failure(None, format!("inbox URL refused: {refusal}"));
         }
-        let authority = super::actor::authority(&inbox);
-        if let Ok(standing) =
-            crate::service::federation_policy::standing(&self.ctx.db, &authority).await
+        if let Some(standing) = standing
             && !standing.federates()
         {
             return final_failure(

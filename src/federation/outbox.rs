@@ -60,19 +60,14 @@ pub async fn enqueue(
         .collect();
     targets.sort();
     targets.dedup();
-    let mut allowed = Vec::with_capacity(targets.len());
-    for (domain, inbox) in targets {
-        if crate::db::federation_policy::standing(conn, &domain)
-            .await?
-            .federates()
-        {
-            allowed.push((domain, inbox));
-        }
-    }
-    let targets = allowed;
+    let mut domains: Vec<String> = targets.iter().map(|(domain, _)| domain.clone()).collect();
+    domains.dedup();
+    let standings = crate::db::federation_policy::standings(conn, &domains).await?;
+    targets.retain(|(domain, _)| standings.get(domain).is_some_and(|s| s.federates()));
     if targets.is_empty() {
         return Ok(());
     }
+    domains.retain(|domain| standings.get(domain).is_some_and(|s| s.federates()));
     let ap_id = activity
         .get("id")
         .and_then(Value::as_str)
@@ -85,9 +80,12 @@ pub async fn enqueue(
     let now = crate::db::now();
     let stored = outbox::insert_activity(conn, ap_id, actor_ap_id, kind, &payload, now).await?;
     let key = ordering_key(activity);
+    let instance_ids = instance::ensure_remotes(conn, &domains, now).await?;
     for (domain, inbox) in targets {
-        let target = instance::ensure_remote(conn, &domain, now).await?;
-        outbox::insert_delivery(conn, stored.id, target.id, &inbox, key.as_deref(), now).await?;
+        let instance_id = *instance_ids
+            .get(&domain)
+            .ok_or_else(|| AppError::internal(format!("no instance row for {domain}")))?;
+        outbox::insert_delivery(conn, stored.id, instance_id, &inbox, key.as_deref(), now).await?;
     }
     Ok(())
 }

@@ -226,7 +226,9 @@ pub async fn create(
         .await?;
         Ok::<_, AppError>(created)
     })?;
-    let mut details = details_of(db, settings, Some(session), vec![created]).await?;
+    let mut details = crate::with_conn!(db, |conn| {
+        details_of(&mut conn, settings, Some(session), vec![created]).await
+    })?;
     details
         .pop()
         .ok_or_else(|| AppError::internal("created community vanished"))
@@ -234,44 +236,42 @@ pub async fn create(
 
 /// Counts, handles and the viewer's relation for each community, in the given order.
 async fn details_of(
-    db: &Db,
+    conn: &mut DbConn<'_>,
     settings: &Settings,
     viewer: Option<&Session>,
     list: Vec<Community>,
 ) -> AppResult<Vec<CommunityDetails>> {
     let ids: Vec<i64> = list.iter().map(|c| c.id).collect();
-    let (members, threads, follows, domains, moderated) = crate::with_conn!(db, |conn| {
-        let members: HashMap<i64, i64> = community::member_counts(&mut conn, &ids)
+    let (members, threads, follows, domains, moderated) = {
+        let members: HashMap<i64, i64> = community::member_counts(conn, &ids)
             .await?
             .into_iter()
             .collect();
-        let threads: HashMap<i64, i64> = community::thread_counts(&mut conn, &ids)
+        let threads: HashMap<i64, i64> = community::thread_counts(conn, &ids)
             .await?
             .into_iter()
             .collect();
         let follows: HashMap<i64, FollowState> = match viewer {
-            Some(session) => community_follow::states_of(&mut conn, session.person.id, &ids)
+            Some(session) => community_follow::states_of(conn, session.person.id, &ids)
                 .await?
                 .into_iter()
                 .collect(),
             None => HashMap::new(),
         };
         let instance_ids: Vec<i64> = list.iter().map(|c| c.instance_id).collect();
-        let domains = instance::domains(&mut conn, &instance_ids).await?;
+        let domains = instance::domains(conn, &instance_ids).await?;
         // One query for the viewer's moderated communities, not one per community listed.
         let moderated: HashMap<i64, bool> = match viewer {
             Some(session) if session.is_staff() => ids.iter().map(|id| (*id, true)).collect(),
-            Some(session) => {
-                community_moderator::moderated_among(&mut conn, session.person.id, &ids)
-                    .await?
-                    .into_iter()
-                    .map(|id| (id, true))
-                    .collect()
-            }
+            Some(session) => community_moderator::moderated_among(conn, session.person.id, &ids)
+                .await?
+                .into_iter()
+                .map(|id| (id, true))
+                .collect(),
             None => HashMap::new(),
         };
-        Ok::<_, AppError>((members, threads, follows, domains, moderated))
-    })?;
+        (members, threads, follows, domains, moderated)
+    };
     Ok(list
         .into_iter()
         .map(|c| {
@@ -297,9 +297,18 @@ pub async fn get(
     viewer: Option<&Session>,
     handle: &str,
 ) -> AppResult<CommunityDetails> {
-    let found = crate::with_conn!(db, |conn| resolve(&mut conn, settings, viewer, handle)
-        .await)?;
-    let mut details = details_of(db, settings, viewer, vec![found]).await?;
+    crate::with_conn!(db, |conn| get_on(&mut conn, settings, viewer, handle).await)
+}
+
+/// [`get`] on a connection the caller already holds, so a page reads on one checkout.
+pub(crate) async fn get_on(
+    conn: &mut DbConn<'_>,
+    settings: &Settings,
+    viewer: Option<&Session>,
+    handle: &str,
+) -> AppResult<CommunityDetails> {
+    let found = resolve(conn, settings, viewer, handle).await?;
+    let mut details = details_of(conn, settings, viewer, vec![found]).await?;
     details.pop().ok_or_else(|| community_not_found(handle))
 }
 
@@ -309,14 +318,10 @@ pub async fn list(
     settings: &Settings,
     viewer: Option<&Session>,
 ) -> AppResult<Vec<CommunityDetails>> {
-    let found = crate::with_conn!(db, |conn| community::list(
-        &mut conn,
-        viewer.is_some(),
-        LIST_LIMIT
-    )
-    .await
-    .map_err(AppError::from))?;
-    details_of(db, settings, viewer, found).await
+    crate::with_conn!(db, |conn| {
+        let found = community::list(&mut conn, viewer.is_some(), LIST_LIMIT).await?;
+        details_of(&mut conn, settings, viewer, found).await
+    })
 }
 
 /// Moderators change a community's settings (not its name, which ids are built on).
@@ -367,7 +372,9 @@ pub async fn update(
         Ok::<_, AppError>(updated)
     })
     .inspect(|_| crate::federation::outbox::wake())?;
-    let mut details = details_of(db, settings, Some(session), vec![updated]).await?;
+    let mut details = crate::with_conn!(db, |conn| {
+        details_of(&mut conn, settings, Some(session), vec![updated]).await
+    })?;
     details.pop().ok_or_else(|| community_not_found(handle))
 }
 

@@ -92,6 +92,38 @@ pub async fn standing(db: &Db, authority: &str) -> AppResult<DomainStanding> {
         .map_err(AppError::from))
 }
 
+/// [`standing`] of each of `authorities`, keyed as given, on one connection and in a few
+/// queries: the delivery worker asks once per claimed batch rather than once per inbox.
+pub async fn standings(
+    db: &Db,
+    authorities: &[String],
+) -> AppResult<std::collections::HashMap<String, DomainStanding>> {
+    let normalized: Vec<(String, Option<String>)> = authorities
+        .iter()
+        .map(|a| (a.clone(), normalize_domain(a)))
+        .collect();
+    let mut names: Vec<String> = normalized.iter().filter_map(|(_, n)| n.clone()).collect();
+    names.sort();
+    names.dedup();
+    let (found, mode) = crate::with_conn!(db, |conn| {
+        let found = policy::standings(&mut conn, &names).await?;
+        let mode = policy::mode(&mut conn).await?;
+        Ok::<_, AppError>((found, mode))
+    })?;
+    // Not a host name: as open as the mode, and no partner (see `standing`).
+    let unnamed = match mode {
+        FederationMode::Blocklist => DomainStanding::Open,
+        FederationMode::Allowlist => DomainStanding::NotAllowed,
+    };
+    Ok(normalized
+        .into_iter()
+        .map(|(authority, name)| {
+            let standing = name.and_then(|n| found.get(&n).copied()).unwrap_or(unnamed);
+            (authority, standing)
+        })
+        .collect())
+}
+
 /// The 403 for a domain this instance does not federate with, or nothing.
 pub fn refusal(standing: DomainStanding, whose: &str) -> Option<AppError> {
     match standing {

@@ -15,7 +15,9 @@ use crate::db::{Db, DbConn, instance, person, tag, vote};
 use crate::error::{AppError, AppResult};
 use crate::federation::{activities, outbox};
 use crate::service::auth::Session;
-use crate::service::communities::{can_moderate, ensure_visible, handle_of, resolve};
+use crate::service::communities::{
+    self, CommunityDetails, can_moderate, ensure_visible, handle_of, resolve,
+};
 use crate::service::moderation;
 use crate::settings::Settings;
 
@@ -360,6 +362,26 @@ pub async fn get_thread(
     })
 }
 
+/// The thread page's reads on one pooled connection: the thread, its answers and its
+/// community. Under load a page that queued for the pool a second time held its first
+/// results (100 answers) while it waited; one checkout keeps memory to the pool's size.
+pub async fn get_thread_page(
+    db: &Db,
+    settings: &Settings,
+    viewer: Option<&Session>,
+    id: i64,
+) -> AppResult<(ThreadDetails, Vec<AnswerNode>, CommunityDetails)> {
+    crate::with_conn!(db, |conn| {
+        let (found, _) = visible_thread(&mut conn, viewer, id).await?;
+        let answers = answer::list_for_thread(&mut conn, found.id).await?;
+        let details = one_details(&mut conn, viewer, found).await?;
+        let tree = answer_tree(&mut conn, viewer, answers).await?;
+        let community =
+            communities::get_on(&mut conn, settings, viewer, &details.community_handle).await?;
+        Ok::<_, AppError>((details, tree, community))
+    })
+}
+
 pub(crate) async fn answer_tree(
     conn: &mut DbConn<'_>,
     viewer: Option<&Session>,
@@ -452,39 +474,96 @@ pub async fn list_threads(
     community_handle: &str,
     request: ThreadListRequest<'_>,
 ) -> AppResult<ThreadPage> {
-    let ThreadListRequest {
-        sort,
-        tag,
-        cursor,
-        limit,
-    } = request;
-    let limit = page_limit(limit)?;
-    let after = cursor.map(|c| decode_cursor(sort, c)).transpose()?;
-    let tag = tag.map(checked_tag).transpose()?;
+    let query = checked_list_request(&request)?;
     crate::with_conn!(db, |conn| {
         let found = resolve(&mut conn, settings, viewer, community_handle).await?;
-        let mut rows = thread::list(
-            &mut conn,
-            &ThreadQuery {
-                community_id: found.id,
-                sort,
-                tag: tag.as_deref(),
-                after,
-                limit: limit + 1,
-            },
-        )
-        .await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = if more {
-            rows.last().map(|last| encode_cursor(sort, last))
-        } else {
-            None
-        };
-        let threads = details(&mut conn, viewer, rows).await?;
-        Ok::<_, AppError>(ThreadPage {
-            threads,
-            next_cursor,
+        list_threads_in(&mut conn, viewer, found.id, request.sort, &query).await
+    })
+}
+
+/// A listing request with its limit, cursor and tag checked: `(limit, after, tag)`.
+type CheckedListRequest = (i64, Option<ThreadCursor>, Option<String>);
+
+fn checked_list_request(request: &ThreadListRequest<'_>) -> AppResult<CheckedListRequest> {
+    let limit = page_limit(request.limit)?;
+    let after = request
+        .cursor
+        .map(|c| decode_cursor(request.sort, c))
+        .transpose()?;
+    let tag = request.tag.map(checked_tag).transpose()?;
+    Ok((limit, after, tag))
+}
+
+async fn list_threads_in(
+    conn: &mut DbConn<'_>,
+    viewer: Option<&Session>,
+    community_id: i64,
+    sort: ThreadSort,
+    (limit, after, tag): &CheckedListRequest,
+) -> AppResult<ThreadPage> {
+    let mut rows = thread::list(
+        conn,
+        &ThreadQuery {
+            community_id,
+            sort,
+            tag: tag.as_deref(),
+            after: *after,
+            limit: limit + 1,
+        },
+    )
+    .await?;
+    let more = rows.len() as i64 > *limit;
+    rows.truncate(*limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|last| encode_cursor(sort, last))
+    } else {
+        None
+    };
+    let threads = details(conn, viewer, rows).await?;
+    Ok(ThreadPage {
+        threads,
+        next_cursor,
+    })
+}
+
+/// What a community's page shows.
+pub struct CommunityPage {
+    pub community: CommunityDetails,
+    pub listing: ThreadPage,
+    pub moderators: Vec<(Person, String)>,
+    /// Tags with their thread counts, most used first.
+    pub tags: Vec<(String, i64)>,
+}
+
+/// Everything a community's page shows, read on one pooled connection (see
+/// [`get_thread_page`]). A deleted community is 410 Gone.
+pub async fn get_community_page(
+    db: &Db,
+    settings: &Settings,
+    viewer: Option<&Session>,
+    community_handle: &str,
+    request: ThreadListRequest<'_>,
+) -> AppResult<CommunityPage> {
+    crate::with_conn!(db, |conn| {
+        let community = communities::get_on(&mut conn, settings, viewer, community_handle).await?;
+        if community.community.deleted {
+            return Err(AppError::new(
+                crate::error::ErrorKind::Gone,
+                "gone",
+                "this community was deleted",
+            ));
+        }
+        let query = checked_list_request(&request)?;
+        let id = community.community.id;
+        let listing = list_threads_in(&mut conn, viewer, id, request.sort, &query).await?;
+        let people = crate::db::community_moderator::list(&mut conn, id).await?;
+        let moderators = communities::with_handles(&mut conn, people).await?;
+        let tags = tag::counts_in_community(&mut conn, id).await?;
+        Ok(CommunityPage {
+            community,
+            listing,
+            moderators,
+            tags,
         })
     })
 }

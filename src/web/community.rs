@@ -11,7 +11,6 @@ use super::page::{Layout, Web, WebForm, WebResult, url_encode};
 use super::views::{ThreadSummary, person_url};
 use crate::db::thread::ThreadSort;
 use crate::db::types::{CommunityKind, FollowState, Visibility};
-use crate::error::AppError;
 use crate::service::communities::{self, CommunityDetails, NewCommunity};
 use crate::service::threads::{self, ThreadListRequest};
 
@@ -120,15 +119,6 @@ fn parse_sort(sort: Option<&str>) -> (ThreadSort, &'static str) {
 pub async fn page(web: &Web, handle: &str, query: CommunityQuery) -> WebResult {
     let ctx = &web.ctx;
     let viewer = web.viewer();
-    let c = communities::get(&ctx.db, &ctx.settings, viewer, handle).await?;
-    if c.community.deleted {
-        return Err(AppError::new(
-            crate::error::ErrorKind::Gone,
-            "gone",
-            "this community was deleted",
-        )
-        .into());
-    }
     let (sort, sort_name) = parse_sort(query.sort.as_deref());
     let tag = query
         .tag
@@ -137,11 +127,16 @@ pub async fn page(web: &Web, handle: &str, query: CommunityQuery) -> WebResult {
         .filter(|t| !t.is_empty())
         .map(threads::checked_tag)
         .transpose()?;
-    let listing = threads::list_threads(
+    let threads::CommunityPage {
+        community: c,
+        listing,
+        moderators,
+        mut tags,
+    } = threads::get_community_page(
         &ctx.db,
         &ctx.settings,
         viewer,
-        &c.handle,
+        handle,
         ThreadListRequest {
             sort,
             tag: tag.as_deref(),
@@ -150,15 +145,13 @@ pub async fn page(web: &Web, handle: &str, query: CommunityQuery) -> WebResult {
         },
     )
     .await?;
-    let moderators = communities::moderators(&ctx.db, &ctx.settings, viewer, &c.handle)
-        .await?
+    let moderators = moderators
         .into_iter()
         .map(|(person, handle)| PersonLink {
             url: person_url(&handle, Some(&person.ap_id)),
             handle,
         })
         .collect();
-    let mut tags = communities::tag_counts(&ctx.db, &ctx.settings, viewer, &c.handle).await?;
     tags.truncate(TAG_FILTERS_MAX);
     let origin = (!c.community.local)
         .then(|| url::Url::parse(&c.community.ap_id).ok())

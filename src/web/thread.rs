@@ -12,7 +12,6 @@ use super::page::{Layout, Web, WebForm, WebResult, capitalized};
 use super::views::{date, datetime, person_url};
 use crate::db::types::ThreadKind;
 use crate::error::AppError;
-use crate::service::communities;
 use crate::service::threads::{self, AnswerNode, ThreadDetails, VoteTarget};
 
 /// A failed answer or reply, shown again at the form it came from.
@@ -172,8 +171,7 @@ fn render_tree(nodes: &[AnswerNode], cx: &TreeContext<'_>) -> Result<String, App
 pub async fn render(web: &Web, id: i64, status: StatusCode, draft: DraftState) -> WebResult {
     let ctx = &web.ctx;
     let viewer = web.viewer();
-    let (t, tree) = threads::get_thread(&ctx.db, viewer, id).await?;
-    let community = communities::get(&ctx.db, &ctx.settings, viewer, &t.community_handle).await?;
+    let (t, tree, community) = threads::get_thread_page(&ctx.db, &ctx.settings, viewer, id).await?;
     let thread = &t.thread;
     let viewer_person = viewer.map(|s| s.person.id);
     let is_question = thread.kind == ThreadKind::Question;

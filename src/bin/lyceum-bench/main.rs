@@ -77,29 +77,7 @@ enum Bench {
     },
     /// Search latency per query class through the real service, on a synthetic knowledge
     /// base loaded through the real tables (so the real triggers index it).
-    Search {
-        /// Answers to load; threads are a fifth of that.
-        #[arg(long, default_value_t = 1_000_000)]
-        answers: usize,
-        /// Timed queries per class, after a warm-up.
-        #[arg(long, default_value_t = 300)]
-        queries: usize,
-        /// A class stops early after this many seconds (slow classes on big databases);
-        /// `count` in the table says how many ran.
-        #[arg(long, default_value_t = 120)]
-        class_seconds: u64,
-        /// A PostgreSQL server URL (a scratch database is made on it and dropped); without
-        /// it, a SQLite file in the temporary folder.
-        #[arg(long, env = "LYCEUM_BENCH_DATABASE_URL")]
-        database_url: Option<String>,
-        /// Keep the scratch database and print how to measure it again.
-        #[arg(long)]
-        keep: bool,
-        /// Measure a database kept by an earlier run (its own URL or SQLite path) instead of
-        /// loading one; `--answers`, `--database-url` and `--keep` are then ignored.
-        #[arg(long)]
-        existing: Option<String>,
-    },
+    Search(search::Options),
 }
 
 const IMPLEMENTATIONS: [(RsaImplementation, &str); 2] = [
@@ -142,23 +120,7 @@ fn main() -> anyhow::Result<()> {
                 concurrency,
                 database_url,
             } => delivery(inboxes, activities, concurrency, database_url).await,
-            Bench::Search {
-                answers,
-                queries,
-                class_seconds,
-                database_url,
-                keep,
-                existing,
-            } => search::bench(search::Options {
-                answers,
-                queries,
-                class_seconds,
-                database_url,
-                keep,
-                existing,
-            })
-            .await
-            .map(|_| ()),
+            Bench::Search(options) => search::bench(options).await.map(|_| ()),
         }
     })
 }

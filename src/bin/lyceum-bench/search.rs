@@ -21,12 +21,28 @@ use lyceum::settings::Settings;
 
 use crate::Scratch;
 
+#[derive(Debug, clap::Args)]
 pub struct Options {
+    /// Answers to load; threads are a fifth of that.
+    #[arg(long, default_value_t = 1_000_000)]
     pub answers: usize,
+    /// Timed queries per class, after a warm-up.
+    #[arg(long, default_value_t = 300)]
     pub queries: usize,
+    /// A class stops early after this many seconds (slow classes on big databases);
+    /// `count` in the table says how many ran.
+    #[arg(long, default_value_t = 120)]
     pub class_seconds: u64,
+    /// A PostgreSQL server URL (a scratch database is made on it and dropped); without
+    /// it, a SQLite file in the temporary folder.
+    #[arg(long, env = "LYCEUM_BENCH_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Keep the scratch database and print how to measure it again.
+    #[arg(long)]
     pub keep: bool,
+    /// Measure a database kept by an earlier run (its own URL or SQLite path) instead of
+    /// loading one; `--answers`, `--database-url` and `--keep` are then ignored.
+    #[arg(long)]
     pub existing: Option<String>,
 }
 
