@@ -192,8 +192,26 @@ pub async fn set_mode(
 /// How `authority` (`host` or `host:port`, lower case) stands: a block wins over a
 /// partnership; outside allowlist mode everyone else is open.
 pub async fn standing(conn: &mut DbConn<'_>, authority: &str) -> QueryResult<DomainStanding> {
-    let mut found = standings(conn, &[authority.to_owned()]).await?;
-    Ok(found.remove(authority).unwrap_or(DomainStanding::Blocked))
+    let found = standings(conn, &[authority.to_owned()]).await?;
+    Ok(found.of(authority))
+}
+
+/// What [`standings`] read: the standing of each authority asked about, and that of any
+/// authority no entry can name (what the mode gives the rest).
+#[derive(Debug, Clone)]
+pub struct Standings {
+    pub by_authority: HashMap<String, DomainStanding>,
+    pub otherwise: DomainStanding,
+}
+
+impl Standings {
+    /// The standing of `authority`, or of the rest when it was not asked about.
+    pub fn of(&self, authority: &str) -> DomainStanding {
+        self.by_authority
+            .get(authority)
+            .copied()
+            .unwrap_or(self.otherwise)
+    }
 }
 
 /// Authorities per query of [`standings`]: a few candidates each, well under every
@@ -202,10 +220,7 @@ const STANDINGS_CHUNK: usize = 500;
 
 /// [`standing`] of each of `authorities`, in three queries for up to 500 of them: a
 /// fan-out to a thousand instances asks once, not three thousand times.
-pub async fn standings(
-    conn: &mut DbConn<'_>,
-    authorities: &[String],
-) -> QueryResult<HashMap<String, DomainStanding>> {
+pub async fn standings(conn: &mut DbConn<'_>, authorities: &[String]) -> QueryResult<Standings> {
     let mut blocked = HashSet::new();
     let mut partners = HashSet::new();
     for chunk in authorities.chunks(STANDINGS_CHUNK) {
@@ -225,7 +240,7 @@ pub async fn standings(
         FederationMode::Blocklist => DomainStanding::Open,
         FederationMode::Allowlist => DomainStanding::NotAllowed,
     };
-    Ok(authorities
+    let by_authority = authorities
         .iter()
         .map(|authority| {
             let standing = if block_candidates(authority)
@@ -243,7 +258,11 @@ pub async fn standings(
             };
             (authority.clone(), standing)
         })
-        .collect())
+        .collect();
+    Ok(Standings {
+        by_authority,
+        otherwise,
+    })
 }
 
 /// The remote instances an entry for `domain` covers (the domain, any port of it, its
@@ -400,6 +419,86 @@ mod tests {
             assert!(standings.1);
             assert_eq!(standings.2.len(), 1);
             assert_eq!(standings.2[0].comment.as_deref(), Some("partner"));
+        })
+        .await;
+    }
+
+    /// Many authorities in one call, past a chunk: each gets what `standing` alone gives
+    /// it, in blocklist and in allowlist mode.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn standings_of_many_authorities_match_each_alone() {
+        for_each_backend(async |db| {
+            let now = crate::db::now();
+            // Filler past one chunk of 500, so the entries below sit in the second chunk.
+            let mut asked: Vec<String> = (0..STANDINGS_CHUNK + 20)
+                .map(|n| format!("filler{n}.example"))
+                .collect();
+            asked.extend(
+                [
+                    "spam.example",
+                    "social.spam.example",
+                    "social.spam.example:8443",
+                    "notspam.example",
+                    "acme.example",
+                    "acme.example:8443",
+                    "evil.acme.example",
+                    "localhost:8542",
+                    "localhost:8543",
+                    "localhost",
+                ]
+                .map(String::from),
+            );
+            let checks = async {
+                crate::with_conn!(&db, |conn| {
+                    crate::db::domain_block::upsert(&mut conn, "spam.example", None, None, now)
+                        .await?;
+                    upsert_allow(&mut conn, "acme.example", None, None, now).await?;
+                    upsert_allow(&mut conn, "localhost:8542", None, None, now).await?;
+                    let open = standings(&mut conn, &asked).await?;
+                    let mut alone = Vec::new();
+                    for authority in &asked[STANDINGS_CHUNK..] {
+                        alone.push(standing(&mut conn, authority).await?);
+                    }
+                    set_mode(&mut conn, FederationMode::Allowlist, now).await?;
+                    let allowlist = standings(&mut conn, &asked).await?;
+                    let none = standings(&mut conn, &[]).await?;
+                    Ok::<_, crate::db::DbError>((open, alone, allowlist, none))
+                })
+            };
+            let (open, alone, allowlist, none) = checks.await.expect("queries");
+            use DomainStanding::*;
+            let named = &asked[STANDINGS_CHUNK + 20..];
+            let of = |found: &Standings| named.iter().map(|a| found.of(a)).collect::<Vec<_>>();
+            assert_eq!(
+                of(&open),
+                vec![
+                    Blocked, Blocked, Blocked, Open, Partner, Partner, Open, Partner, Open, Open
+                ]
+            );
+            assert_eq!(open.otherwise, Open);
+            assert_eq!(open.by_authority.len(), asked.len());
+            assert!(
+                asked[..STANDINGS_CHUNK + 20]
+                    .iter()
+                    .all(|a| open.of(a) == Open)
+            );
+            // One at a time agrees with the batch (the ten named and ten of the filler).
+            let batch: Vec<_> = asked[STANDINGS_CHUNK..]
+                .iter()
+                .map(|a| open.of(a))
+                .collect();
+            assert_eq!(alone, batch);
+            assert_eq!(
+                of(&allowlist),
+                vec![
+                    Blocked, Blocked, Blocked, NotAllowed, Partner, Partner, NotAllowed, Partner,
+                    NotAllowed, NotAllowed
+                ]
+            );
+            assert_eq!(allowlist.otherwise, NotAllowed);
+            assert_eq!(allowlist.of("never.asked.example"), NotAllowed);
+            assert!(none.by_authority.is_empty());
+            assert_eq!(none.otherwise, NotAllowed);
         })
         .await;
     }

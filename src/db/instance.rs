@@ -237,4 +237,47 @@ mod tests {
         })
         .await;
     }
+
+    /// Known and new domains in one call: the known keep their rows, the new get one
+    /// each, and asking again creates nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ensure_remotes_reads_known_domains_and_adds_new_ones() {
+        for_each_backend(async |db| {
+            let now = crate::db::now();
+            let result = async {
+                with_conn!(&db, |conn| {
+                    let known = ensure_remote(&mut conn, "known.example", now).await?;
+                    let asked: Vec<String> = ["known.example", "new.example", "localhost:8542"]
+                        .map(String::from)
+                        .to_vec();
+                    let first = ensure_remotes(&mut conn, &asked, now).await?;
+                    let again = ensure_remotes(&mut conn, &asked, now).await?;
+                    let none = ensure_remotes(&mut conn, &[], now).await?;
+                    let held = &mut conn;
+                    let rows: i64 = on_conn!(held, |c| {
+                        instances::table
+                            .filter(instances::local.eq(false))
+                            .count()
+                            .get_result(c)
+                            .await
+                    })?;
+                    let new = read_by_domain(&mut conn, "new.example").await?;
+                    Ok::<_, DbError>((known, first, again, none, rows, new))
+                })
+            }
+            .await;
+            let (known, first, again, none, rows, new) = result.expect("queries");
+            assert_eq!(first.len(), 3);
+            assert_eq!(first["known.example"], known.id);
+            let new = new.expect("new.example has a row");
+            assert!(!new.local);
+            assert_eq!(first["new.example"], new.id);
+            assert_ne!(first["localhost:8542"], known.id);
+            assert_ne!(first["localhost:8542"], new.id);
+            assert_eq!(first, again);
+            assert!(none.is_empty());
+            assert_eq!(rows, 3);
+        })
+        .await;
+    }
 }

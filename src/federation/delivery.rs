@@ -240,20 +240,25 @@ pub async fn run_with(ctx: AppContext, shutdown: CancellationToken, rsa: RsaImpl
         }
         // The federation policy of the whole batch in one lookup. Should it fail, each
         // delivery goes as if the policy allowed it, as a lookup per delivery did.
-        let authorities: Vec<String> = claimed
+        let authorities: Vec<Option<String>> = claimed
             .iter()
-            .filter_map(|(d, _)| Url::parse(&d.inbox_url).ok())
-            .map(|url| super::actor::authority(&url))
+            .map(|(d, _)| {
+                Url::parse(&d.inbox_url)
+                    .ok()
+                    .map(|url| super::actor::authority(&url))
+            })
             .collect();
-        let standings = crate::service::federation_policy::standings(&worker.ctx.db, &authorities)
+        let asked: Vec<String> = authorities.iter().flatten().cloned().collect();
+        let standings = crate::service::federation_policy::standings(&worker.ctx.db, &asked)
             .await
             .inspect_err(|err| tracing::warn!(error = %err, "cannot read the federation policy"))
-            .unwrap_or_default();
+            .ok();
         let mut over_bound = Vec::new();
-        for (delivery, activity) in claimed {
-            let standing = Url::parse(&delivery.inbox_url)
-                .ok()
-                .and_then(|url| standings.get(&super::actor::authority(&url)).copied());
+        for ((delivery, activity), authority) in claimed.into_iter().zip(authorities) {
+            let standing = standings
+                .as_ref()
+                .zip(authority)
+                .map(|(standings, authority)| standings.of(&authority));
             let Ok(permit) = overall.clone().try_acquire_owned() else {
                 over_bound.push(delivery.id);
                 continue;

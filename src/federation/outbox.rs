@@ -63,11 +63,11 @@ pub async fn enqueue(
     let mut domains: Vec<String> = targets.iter().map(|(domain, _)| domain.clone()).collect();
     domains.dedup();
     let standings = crate::db::federation_policy::standings(conn, &domains).await?;
-    targets.retain(|(domain, _)| standings.get(domain).is_some_and(|s| s.federates()));
+    targets.retain(|(domain, _)| standings.of(domain).federates());
     if targets.is_empty() {
         return Ok(());
     }
-    domains.retain(|domain| standings.get(domain).is_some_and(|s| s.federates()));
+    domains.retain(|domain| standings.of(domain).federates());
     let ap_id = activity
         .get("id")
         .and_then(Value::as_str)

@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 use crate::db::domain_block::{self, DomainBlock};
-use crate::db::federation_policy::{self as policy, DomainAllow, DomainStanding, FederationMode};
+use crate::db::federation_policy::{
+    self as policy, DomainAllow, DomainStanding, FederationMode, Standings,
+};
 use crate::db::{Db, DbConn, thread};
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Session;
@@ -75,29 +77,13 @@ fn clean_comment(comment: Option<&str>) -> AppResult<Option<String>> {
 
 /// How the domain of `authority` (`host` or `host:port`) stands with this instance.
 pub async fn standing(db: &Db, authority: &str) -> AppResult<DomainStanding> {
-    let Some(authority) = normalize_domain(authority) else {
-        // Not a host name (an address literal such as `[2001:db8::1]`): no entry can name
-        // it, so it is as open as the mode; in allowlist mode it is no partner. Deliveries
-        // go to whatever inbox an actor names, so this must not be taken for "open".
-        let mode = crate::with_conn!(db, |conn| policy::mode(&mut conn)
-            .await
-            .map_err(AppError::from))?;
-        return Ok(match mode {
-            FederationMode::Blocklist => DomainStanding::Open,
-            FederationMode::Allowlist => DomainStanding::NotAllowed,
-        });
-    };
-    crate::with_conn!(db, |conn| policy::standing(&mut conn, &authority)
-        .await
-        .map_err(AppError::from))
+    let found = standings(db, &[authority.to_owned()]).await?;
+    Ok(found.of(authority))
 }
 
 /// [`standing`] of each of `authorities`, keyed as given, on one connection and in a few
 /// queries: the delivery worker asks once per claimed batch rather than once per inbox.
-pub async fn standings(
-    db: &Db,
-    authorities: &[String],
-) -> AppResult<std::collections::HashMap<String, DomainStanding>> {
+pub async fn standings(db: &Db, authorities: &[String]) -> AppResult<Standings> {
     let normalized: Vec<(String, Option<String>)> = authorities
         .iter()
         .map(|a| (a.clone(), normalize_domain(a)))
@@ -105,23 +91,24 @@ pub async fn standings(
     let mut names: Vec<String> = normalized.iter().filter_map(|(_, n)| n.clone()).collect();
     names.sort();
     names.dedup();
-    let (found, mode) = crate::with_conn!(db, |conn| {
-        let found = policy::standings(&mut conn, &names).await?;
-        let mode = policy::mode(&mut conn).await?;
-        Ok::<_, AppError>((found, mode))
-    })?;
-    // Not a host name: as open as the mode, and no partner (see `standing`).
-    let unnamed = match mode {
-        FederationMode::Blocklist => DomainStanding::Open,
-        FederationMode::Allowlist => DomainStanding::NotAllowed,
-    };
-    Ok(normalized
+    let found = crate::with_conn!(db, |conn| policy::standings(&mut conn, &names)
+        .await
+        .map_err(AppError::from))?;
+    // Not a host name (an address literal such as `[2001:db8::1]`): no entry can name it,
+    // so it is as open as the mode; in allowlist mode it is no partner. That is
+    // `otherwise`. Deliveries go to whatever inbox an actor names, so this must not be
+    // taken for "open".
+    let by_authority = normalized
         .into_iter()
         .map(|(authority, name)| {
-            let standing = name.and_then(|n| found.get(&n).copied()).unwrap_or(unnamed);
+            let standing = name.map_or(found.otherwise, |n| found.of(&n));
             (authority, standing)
         })
-        .collect())
+        .collect();
+    Ok(Standings {
+        by_authority,
+        otherwise: found.otherwise,
+    })
 }
 
 /// The 403 for a domain this instance does not federate with, or nothing.
@@ -534,6 +521,18 @@ mod tests {
                 standing(&db, "[2001:db8::1]:443").await.expect("standing"),
                 DomainStanding::Open
             );
+            // The same in one batch, keyed as asked, spellings and literals mixed.
+            let asked = [
+                "SPAM.Example.",
+                "[2001:db8::1]:443",
+                "x_y.spam.example:8443",
+            ]
+            .map(String::from);
+            let batch = standings(&db, &asked).await.expect("standings");
+            assert_eq!(batch.by_authority.len(), 3);
+            assert_eq!(batch.of("SPAM.Example."), DomainStanding::Blocked);
+            assert_eq!(batch.of("x_y.spam.example:8443"), DomainStanding::Blocked);
+            assert_eq!(batch.of("[2001:db8::1]:443"), DomainStanding::Open);
             async {
                 crate::with_conn!(&db, |conn| {
                     policy::set_mode(&mut conn, FederationMode::Allowlist, now).await?;

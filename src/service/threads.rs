@@ -353,13 +353,20 @@ pub async fn get_thread(
     viewer: Option<&Session>,
     id: i64,
 ) -> AppResult<(ThreadDetails, Vec<AnswerNode>)> {
-    crate::with_conn!(db, |conn| {
-        let (found, _) = visible_thread(&mut conn, viewer, id).await?;
-        let answers = answer::list_for_thread(&mut conn, found.id).await?;
-        let details = one_details(&mut conn, viewer, found).await?;
-        let tree = answer_tree(&mut conn, viewer, answers).await?;
-        Ok::<_, AppError>((details, tree))
-    })
+    crate::with_conn!(db, |conn| thread_with_answers(&mut conn, viewer, id).await)
+}
+
+/// [`get_thread`]'s reads on a connection the caller holds.
+async fn thread_with_answers(
+    conn: &mut DbConn<'_>,
+    viewer: Option<&Session>,
+    id: i64,
+) -> AppResult<(ThreadDetails, Vec<AnswerNode>)> {
+    let (found, _) = visible_thread(conn, viewer, id).await?;
+    let answers = answer::list_for_thread(conn, found.id).await?;
+    let details = one_details(conn, viewer, found).await?;
+    let tree = answer_tree(conn, viewer, answers).await?;
+    Ok((details, tree))
 }
 
 /// The thread page's reads on one pooled connection: the thread, its answers and its
@@ -372,10 +379,7 @@ pub async fn get_thread_page(
     id: i64,
 ) -> AppResult<(ThreadDetails, Vec<AnswerNode>, CommunityDetails)> {
     crate::with_conn!(db, |conn| {
-        let (found, _) = visible_thread(&mut conn, viewer, id).await?;
-        let answers = answer::list_for_thread(&mut conn, found.id).await?;
-        let details = one_details(&mut conn, viewer, found).await?;
-        let tree = answer_tree(&mut conn, viewer, answers).await?;
+        let (details, tree) = thread_with_answers(&mut conn, viewer, id).await?;
         let community =
             communities::get_on(&mut conn, settings, viewer, &details.community_handle).await?;
         Ok::<_, AppError>((details, tree, community))
