@@ -29,7 +29,7 @@ pub async fn app(ctx: AppContext) -> anyhow::Result<Router> {
 pub fn router(ctx: AppContext, federation: FederationConfig<AppContext>) -> Router {
     let settings = ctx.settings.clone();
     let auth_limit = crate::api::rate_limit::auth_limit(&settings);
-    let (api, _openapi) = crate::api::router(&ctx, auth_limit.clone());
+    let api = crate::api::router(&ctx, auth_limit.clone());
     let api = api.layer(crate::api::rate_limit::api_limit(&settings));
     Router::new()
         .route("/healthz", get(healthz))
