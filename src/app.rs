@@ -4,12 +4,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::context::AppContext;
 use crate::db::{self, Db};
+use crate::listener::CappedListener;
 use crate::settings::Settings;
 
 /// Connects, applies pending migrations and makes sure the local instance row exists.
@@ -83,6 +85,15 @@ impl RunningServer {
             }
             None => None,
         };
+        // `tap_io` is also what lets axum give handlers the client's address (`ConnectInfo`)
+        // through a listener of our own.
+        let listener = CappedListener::new(listener, ctx.settings.http.max_connections as usize)
+            .tap_io(|stream| {
+                // Responses go out as soon as they are written, not after a delayed ACK.
+                if let Err(err) = stream.tcp().set_nodelay(true) {
+                    tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+                }
+            });
         let server = tokio::spawn(
             axum::serve(
                 listener,

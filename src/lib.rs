@@ -7,6 +7,7 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod federation;
+pub mod listener;
 pub mod metrics;
 pub mod server;
 pub mod service;

@@ -82,6 +82,8 @@ pub struct HttpSettings {
     /// Take the client address from `X-Forwarded-For` / `X-Real-IP` / `Forwarded` (only
     /// behind a reverse proxy that sets them; otherwise clients could pick their address).
     pub trust_proxy_headers: bool,
+    /// Connections open at once at most; more wait in the kernel's listen queue.
+    pub max_connections: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -222,6 +224,7 @@ impl Default for HttpSettings {
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
             trust_proxy_headers: false,
+            max_connections: 1024,
         }
     }
 }
@@ -377,6 +380,9 @@ impl Settings {
                 "http.body_limit_bytes",
                 "must be at least 1024 bytes".into(),
             ));
+        }
+        if self.http.max_connections == 0 {
+            return Err(fail("http.max_connections", "must be at least 1".into()));
         }
         if self.http.request_timeout_secs == 0 {
             return Err(fail(
