@@ -147,19 +147,26 @@ pub async fn send_in_community(
 /// The inboxes on partner domains: a `partners` group's followers may include instances
 /// that stopped being partners since they followed, and those get nothing more.
 async fn partner_inboxes(conn: &mut DbConn<'_>, inboxes: Vec<String>) -> AppResult<Vec<String>> {
-    let mut kept = Vec::with_capacity(inboxes.len());
-    for inbox in inboxes {
-        let Ok(url) = Url::parse(&inbox) else {
-            continue;
-        };
-        let domain = authority(&url).to_ascii_lowercase();
-        if crate::db::federation_policy::standing(conn, &domain).await?
-            == crate::db::federation_policy::DomainStanding::Partner
-        {
-            kept.push(inbox);
-        }
-    }
-    Ok(kept)
+    // One lookup for the whole list: this runs inside the posting transaction, and a
+    // query per follower inbox would hold it open for as long as the list is long.
+    let with_domain: Vec<(String, String)> = inboxes
+        .into_iter()
+        .filter_map(|inbox| {
+            let domain = authority(&Url::parse(&inbox).ok()?).to_ascii_lowercase();
+            Some((inbox, domain))
+        })
+        .collect();
+    let mut domains: Vec<String> = with_domain.iter().map(|(_, d)| d.clone()).collect();
+    domains.sort_unstable();
+    domains.dedup();
+    let standings = crate::db::federation_policy::standings(conn, &domains).await?;
+    Ok(with_domain
+        .into_iter()
+        .filter(|(_, domain)| {
+            standings.of(domain) == crate::db::federation_policy::DomainStanding::Partner
+        })
+        .map(|(inbox, _)| inbox)
+        .collect())
 }
 
 /// The group announces `activity` (kept exactly as it is) to its remote followers.
@@ -236,4 +243,59 @@ pub async fn send_to(
         &[inbox.to_owned()],
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::for_each_backend;
+
+    /// A `partners` group's followers: only those on a partner domain (any port of it)
+    /// are kept, in the order given, whether other domains are blocked, merely open or
+    /// not URLs at all.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn partner_inboxes_keep_only_partner_domains_in_order() {
+        for_each_backend(async |db| {
+            let now = crate::db::now();
+            let inboxes: Vec<String> = [
+                "https://acme.example/inbox",
+                "https://spam.example/inbox",
+                "https://other.example/u/ann/inbox",
+                "not a url",
+                "https://evil.acme.example/inbox",
+                "https://ACME.example:8443/u/bob/inbox",
+                "https://social.spam.example/inbox",
+                "https://acme.example/inbox",
+            ]
+            .map(String::from)
+            .to_vec();
+            let kept = async {
+                crate::with_conn!(&db, |conn| {
+                    crate::db::domain_block::upsert(&mut conn, "spam.example", None, None, now)
+                        .await?;
+                    crate::db::federation_policy::upsert_allow(
+                        &mut conn,
+                        "acme.example",
+                        None,
+                        None,
+                        now,
+                    )
+                    .await?;
+                    let none = partner_inboxes(&mut conn, Vec::new()).await?;
+                    assert!(none.is_empty());
+                    partner_inboxes(&mut conn, inboxes.clone()).await
+                })
+            };
+            let kept: Vec<String> = kept.await.expect("queries");
+            assert_eq!(
+                kept,
+                vec![
+                    "https://acme.example/inbox",
+                    "https://ACME.example:8443/u/bob/inbox",
+                    "https://acme.example/inbox",
+                ]
+            );
+        })
+        .await;
+    }
 }
