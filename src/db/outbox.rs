@@ -239,6 +239,15 @@ pub async fn release_next_held(
     Ok(())
 }
 
+/// True for a delivery that no earlier unfinished delivery to its inbox with its ordering
+/// key precedes.
+const NO_EARLIER_UNFINISHED: &str = "(SELECT earlier.id FROM outbox_deliveries AS earlier \
+     WHERE earlier.inbox_url = outbox_deliveries.inbox_url \
+     AND earlier.ordering_key = outbox_deliveries.ordering_key \
+     AND earlier.id < outbox_deliveries.id \
+     AND earlier.state IN ('pending', 'held') \
+     LIMIT 1) IS NULL";
+
 /// Releases held deliveries that nothing unfinished precedes any more (possible when a
 /// delivery was stored while its predecessor finished in a concurrent transaction).
 /// Touches held rows only, with one index lookup each. Returns how many were released.
@@ -255,14 +264,7 @@ pub async fn release_orphaned_held(
     on_conn!(conn, |c| {
         diesel::update(
             outbox_deliveries::table.filter(outbox_deliveries::state.eq(DeliveryState::Held).and(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "(SELECT earlier.id FROM outbox_deliveries AS earlier \
-                     WHERE earlier.inbox_url = outbox_deliveries.inbox_url \
-                     AND earlier.ordering_key = outbox_deliveries.ordering_key \
-                     AND earlier.id < outbox_deliveries.id \
-                     AND earlier.state IN ('pending', 'held') \
-                     LIMIT 1) IS NULL",
-                ),
+                diesel::dsl::sql::<diesel::sql_types::Bool>(NO_EARLIER_UNFINISHED),
             )),
         )
         .set((
@@ -629,4 +631,75 @@ pub async fn prune_delivered(
         .await?;
         Ok((deliveries, activities))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::for_each_backend;
+    use diesel::sql_types::Text;
+
+    #[derive(QueryableByName)]
+    struct PgPlanLine {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+
+    #[derive(QueryableByName)]
+    struct SqlitePlanLine {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    /// The held-delivery sweep is planned as one lookup per held row, never as a join,
+    /// whatever the statistics say: here they were taken of an empty table, as they were
+    /// right before a fan-out when PostgreSQL's anti-join compared every held row with
+    /// every unfinished one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_held_sweep_looks_up_each_held_row_by_index() {
+        for_each_backend(async |db| {
+            let sweep = format!(
+                "UPDATE outbox_deliveries SET state = 'pending' \
+                 WHERE state = 'held' AND {NO_EARLIER_UNFINISHED}"
+            );
+            let plan = async {
+                crate::with_conn!(&db, |conn| {
+                    let lines: Vec<String> = match &mut conn {
+                        DbConn::Postgres(c) => {
+                            diesel::sql_query("ANALYZE outbox_deliveries")
+                                .execute(&mut **c)
+                                .await?;
+                            diesel::sql_query(format!("EXPLAIN {sweep}"))
+                                .load::<PgPlanLine>(&mut **c)
+                                .await?
+                                .into_iter()
+                                .map(|l| l.line)
+                                .collect()
+                        }
+                        DbConn::Sqlite(c) => {
+                            diesel::sql_query("ANALYZE outbox_deliveries")
+                                .execute(&mut **c)
+                                .await?;
+                            diesel::sql_query(format!("EXPLAIN QUERY PLAN {sweep}"))
+                                .load::<SqlitePlanLine>(&mut **c)
+                                .await?
+                                .into_iter()
+                                .map(|l| l.detail)
+                                .collect()
+                        }
+                    };
+                    Ok::<_, crate::db::DbError>(lines.join("\n"))
+                })
+            };
+            let plan = plan.await.expect("explain");
+            assert!(!plan.contains("Join"), "{plan}");
+            // PostgreSQL runs it as a correlated subplan (whose scan may be of the table
+            // while it is this small); SQLite names the index it searches.
+            assert!(
+                plan.contains("SubPlan") || plan.contains("USING INDEX outbox_deliveries_order"),
+                "{plan}"
+            );
+        })
+        .await;
+    }
 }
