@@ -1424,4 +1424,77 @@ mod tests {
         })
         .await;
     }
+
+    /// Answers lock the thread row only for their recount, so many at once must still all
+    /// be counted: each recount runs after the previous answer's commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn answers_posted_at_once_are_all_counted() {
+        for_each_backend(async |db| {
+            let f = forum(db).await;
+            let thread = ask(&f, "Which allocator?", json!([])).await;
+            let bodies: Vec<String> = (0..8).map(|i| format!("Answer number {i}.")).collect();
+            let posted =
+                futures_util::future::join_all(bodies.iter().enumerate().map(|(i, body)| {
+                    let token = if i % 2 == 0 { &f.helper } else { &f.other };
+                    answer(&f, token, thread, body, None)
+                }))
+                .await;
+            for reply in &posted {
+                assert_eq!(reply.status, 201, "{:?}", reply.body);
+            }
+            let got = f
+                .api
+                .call("GET", &format!("/api/v1/threads/{thread}"), None, None)
+                .await;
+            assert_eq!(got.body["answer_count"], 8, "{:?}", got.body);
+        })
+        .await;
+    }
+
+    /// An answer stored while a moderator locks the thread is judged again once it holds
+    /// the thread row, and rolled back: the lock wins, and nothing of the answer stays.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_answer_racing_the_thread_lock_is_rolled_back() {
+        for_each_backend(async |db| {
+            let f = forum(db.clone()).await;
+            let thread = ask(&f, "Locked soon?", json!([])).await;
+            let (held, held_signal) = tokio::sync::oneshot::channel::<()>();
+            let moderator = async {
+                let locking = async {
+                    crate::transaction!(&db, |conn| {
+                        crate::db::thread::read_for_update(&mut conn, thread).await?;
+                        let _ = held.send(());
+                        // Long enough for the answer to pass its first checks and insert
+                        // (PostgreSQL), or to wait for the write lock (SQLite).
+                        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+                        crate::db::thread::set_locked(&mut conn, thread, true).await?;
+                        Ok::<_, crate::error::AppError>(())
+                    })
+                };
+                locking.await.expect("the moderator locks the thread");
+            };
+            let late = async {
+                held_signal.await.expect("the thread row is held");
+                answer(&f, &f.helper, thread, "Sneaking in.", None).await
+            };
+            let ((), late) = tokio::join!(moderator, late);
+            assert_eq!(
+                (late.status.as_u16(), late.code()),
+                (409, "thread_locked"),
+                "{:?}",
+                late.body
+            );
+            let got = f
+                .api
+                .call("GET", &format!("/api/v1/threads/{thread}"), None, None)
+                .await;
+            assert_eq!(got.body["answer_count"], 0, "{:?}", got.body);
+            // Rows changed is portable across both backends where a SELECT's count is not.
+            let stored =
+                crate::testing::execute_sql(&db, "DELETE FROM answers WHERE body = 'Sneaking in.'")
+                    .await;
+            assert_eq!(stored, 0, "the answer was rolled back");
+        })
+        .await;
+    }
 }

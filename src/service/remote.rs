@@ -272,16 +272,7 @@ pub async fn store_answer(
             announce_if_local(&mut conn, settings, group, activity).await?;
             return Ok(updated);
         }
-        let locked = thread::read_for_update(&mut conn, parent_thread.id).await?;
-        if locked.deleted || locked.removed {
-            return Err(AppError::conflict("deleted", "the thread was deleted"));
-        }
-        if locked.locked && group.local {
-            return Err(AppError::conflict(
-                "thread_locked",
-                "this thread is locked: it takes no new answers",
-            ));
-        }
+        refuse_answer_to(parent_thread, group)?;
         if group.local {
             crate::service::moderation::ensure_not_banned(&mut conn, group.id, author.id).await?;
         }
@@ -297,7 +288,7 @@ pub async fn store_answer(
             &AnswerInsertForm {
                 ap_id: post.ap_id.clone(),
                 local: false,
-                thread_id: locked.id,
+                thread_id: parent_thread.id,
                 parent_id: parent.map(|p| p.id),
                 author_id: author.id,
                 depth,
@@ -307,12 +298,33 @@ pub async fn store_answer(
             },
         )
         .await?;
-        thread::refresh_answer_counts(&mut conn, locked.id).await?;
         announce_if_local(&mut conn, settings, group, activity).await?;
+        // The thread row is locked last, so concurrent answers to one thread insert in
+        // parallel and hold the lock only for the recount and the commit. Deleted or
+        // locked while this one was being stored: judged again on the locked row, and the
+        // error rolls the answer back.
+        let locked = thread::read_for_update(&mut conn, parent_thread.id).await?;
+        refuse_answer_to(&locked, group)?;
+        thread::refresh_answer_counts(&mut conn, locked.id).await?;
         Ok::<_, AppError>(inserted)
     });
     outbox::wake();
     result
+}
+
+/// Whether a remote answer may join the thread: not once it is deleted or removed, nor,
+/// in a group of this server, once it is locked.
+fn refuse_answer_to(thread: &Thread, group: &Community) -> AppResult<()> {
+    if thread.deleted || thread.removed {
+        return Err(AppError::conflict("deleted", "the thread was deleted"));
+    }
+    if thread.locked && group.local {
+        return Err(AppError::conflict(
+            "thread_locked",
+            "this thread is locked: it takes no new answers",
+        ));
+    }
+    Ok(())
 }
 
 /// A remote vote (+1, -1, or 0 to take it back). Nobody votes on their own writing.
@@ -914,6 +926,95 @@ mod tests {
             );
             assert_eq!(log.body["entries"][6]["reason"], "Spam", "{:?}", log.body);
             assert_eq!(log.body["entries"][6]["moderator"], "owner@remote.example");
+        })
+        .await;
+    }
+
+    /// A remote answer stored while the thread is being deleted is judged again once it
+    /// holds the thread row: refused, and rolled back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_remote_answer_racing_the_threads_deletion_is_rolled_back() {
+        for_each_backend(async |db| {
+            let settings = test_settings();
+            let api = TestApi::new(db.clone(), settings.clone()).await;
+            let token = api.signed_in_member("ann").await;
+            let created = api
+                .call(
+                    "POST",
+                    "/api/v1/communities",
+                    Some(&token),
+                    Some(serde_json::json!({"name": "ops", "title": "Ops", "kind": "qa"})),
+                )
+                .await;
+            assert_eq!(created.status, 201, "{:?}", created.body);
+            let asked = api
+                .call(
+                    "POST",
+                    "/api/v1/communities/ops/threads",
+                    Some(&token),
+                    Some(serde_json::json!({"title": "Disk full", "body": "Again."})),
+                )
+                .await;
+            assert_eq!(asked.status, 201, "{:?}", asked.body);
+            let thread_id = asked.body["id"].as_i64().expect("id");
+            let read = async {
+                crate::with_conn!(&db, |conn| {
+                    let t = thread::read(&mut conn, thread_id).await?;
+                    let g = crate::db::community::read(&mut conn, t.community_id).await?;
+                    Ok::<_, AppError>((t, g))
+                })
+            };
+            let (parent_thread, group) = read.await.expect("thread and group");
+            let bob = remote_person(&db, "remote.example", "bob").await;
+            let now = crate::db::now();
+            let post = RemotePost {
+                ap_id: "https://remote.example/comment/1".to_owned(),
+                title: String::new(),
+                body: "Sneaking in.".to_owned(),
+                body_html: "<p>Sneaking in.</p>".to_owned(),
+                tags: Vec::new(),
+                published: now,
+                updated: None,
+            };
+
+            let (held, held_signal) = tokio::sync::oneshot::channel::<()>();
+            let deleting = async {
+                let deleted = async {
+                    crate::transaction!(&db, |conn| {
+                        thread::read_for_update(&mut conn, thread_id).await?;
+                        let _ = held.send(());
+                        // Long enough for the answer to pass its first checks and insert
+                        // (PostgreSQL), or to wait for the write lock (SQLite).
+                        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+                        thread::mark_deleted(&mut conn, thread_id, now).await?;
+                        Ok::<_, AppError>(())
+                    })
+                };
+                deleted.await.expect("the author deletes the thread");
+            };
+            let late = async {
+                held_signal.await.expect("the thread row is held");
+                store_answer(
+                    &db,
+                    &settings,
+                    &group,
+                    &parent_thread,
+                    None,
+                    &bob,
+                    &bob,
+                    post.clone(),
+                    None,
+                )
+                .await
+            };
+            let ((), late) = tokio::join!(deleting, late);
+            assert_eq!(late.expect_err("refused").code, "deleted");
+            let stored = async {
+                crate::with_conn!(&db, |conn| answer::read_by_ap_id(&mut conn, &post.ap_id)
+                    .await
+                    .map_err(AppError::from))
+            };
+            assert!(stored.await.expect("read").is_none(), "rolled back");
         })
         .await;
     }

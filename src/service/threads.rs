@@ -830,9 +830,7 @@ pub async fn create_answer(
     let public_url = settings.public_url();
     let now = crate::db::now();
     crate::transaction!(db, |conn| {
-        let (visible, _) = visible_thread(&mut conn, Some(session), thread_id).await?;
-        // Judge locked and deleted on the row as it is once locked, not as first read.
-        let found = thread::read_for_update(&mut conn, visible.id).await?;
+        let (found, _) = visible_thread(&mut conn, Some(session), thread_id).await?;
         refuse_if_deleted(found.deleted, "thread")?;
         refuse_if_locked(&found)?;
         moderation::ensure_not_banned(&mut conn, found.community_id, session.person.id).await?;
@@ -882,7 +880,6 @@ pub async fn create_answer(
         )
         .await?;
         mention::replace(&mut conn, MentionSource::Answer(created.id), &mentions).await?;
-        thread::refresh_answer_counts(&mut conn, found.id).await?;
         let group = community::read(&mut conn, found.community_id).await?;
         activities::answer_written(
             &mut conn,
@@ -893,6 +890,14 @@ pub async fn create_answer(
             "Create",
         )
         .await?;
+        // The thread row is locked last, so answers to one thread are stored (and their
+        // deliveries queued) in parallel and wait on each other only for the recount and the
+        // commit. Locked or deleted meanwhile: judged again on the locked row, and the error
+        // rolls the answer and its deliveries back.
+        let locked = thread::read_for_update(&mut conn, found.id).await?;
+        refuse_if_deleted(locked.deleted, "thread")?;
+        refuse_if_locked(&locked)?;
+        thread::refresh_answer_counts(&mut conn, locked.id).await?;
         one_node(&mut conn, Some(session), created).await
     })
     .inspect(|_| outbox::wake())

@@ -328,7 +328,8 @@ async fn fill_outbox(
     Ok(())
 }
 
-async fn pending(db: &Db) -> anyhow::Result<i64> {
+/// Deliveries not finished yet (due, held, or being sent).
+pub(crate) async fn pending(db: &Db) -> anyhow::Result<i64> {
     let count = async {
         lyceum::with_conn!(db, |conn| lyceum::db::outbox::pending_count(&mut conn)
             .await

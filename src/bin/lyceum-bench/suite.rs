@@ -665,7 +665,7 @@ async fn measure_on(
         .await?;
     let drained_by = Instant::now() + Duration::from_secs(900);
     loop {
-        let queued = outbox_queue(&db).await?;
+        let queued = crate::pending(&db).await?;
         if queued == 0 {
             break;
         }
@@ -758,16 +758,6 @@ async fn measure_on(
         overload_peak_rss_mb,
         search: None,
     })
-}
-
-/// Deliveries not finished yet (due, held, or being sent).
-async fn outbox_queue(db: &Db) -> anyhow::Result<i64> {
-    let queued = async {
-        lyceum::with_conn!(db, |conn| lyceum::db::outbox::pending_count(&mut conn)
-            .await
-            .map_err(lyceum::error::AppError::from))
-    };
-    queued.await.map_err(|e| anyhow::anyhow!("{}", e.message))
 }
 
 async fn answer_count(db: &Db, thread_id: i64) -> anyhow::Result<i64> {
