@@ -1430,7 +1430,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn answers_posted_at_once_are_all_counted() {
         for_each_backend(async |db| {
-            let f = forum(db).await;
+            let f = forum(db.clone()).await;
             let thread = ask(&f, "Which allocator?", json!([])).await;
             let bodies: Vec<String> = (0..8).map(|i| format!("Answer number {i}.")).collect();
             let posted =
@@ -1447,6 +1447,20 @@ mod tests {
                 .call("GET", &format!("/api/v1/threads/{thread}"), None, None)
                 .await;
             assert_eq!(got.body["answer_count"], 8, "{:?}", got.body);
+            // Counted one by one, the thread holds what a full recount finds.
+            let compare = async {
+                crate::transaction!(&db, |conn| {
+                    let counted = crate::db::thread::read_for_update(&mut conn, thread).await?;
+                    let recounted =
+                        crate::db::thread::refresh_answer_counts(&mut conn, thread).await?;
+                    Ok::<_, crate::error::AppError>((counted, recounted))
+                })
+            };
+            let (counted, recounted) = compare.await.expect("recount");
+            assert_eq!(
+                (counted.answer_count, counted.last_activity_at),
+                (recounted.answer_count, recounted.last_activity_at)
+            );
         })
         .await;
     }

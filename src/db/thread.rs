@@ -285,6 +285,28 @@ pub async fn refresh_answer_counts(conn: &mut DbConn<'_>, id: i64) -> QueryResul
     })
 }
 
+/// Counts one new live answer published at `published` into `locked`, the thread row as
+/// [`read_for_update`] returned it. What [`refresh_answer_counts`] would compute, without
+/// reading the thread's answers: a recount reads all of them (on PostgreSQL from the heap
+/// too, for rows not yet all-visible), and it runs with the row locked, so on a busy thread
+/// it made every new answer wait for the previous one's recount.
+pub async fn count_new_answer(
+    conn: &mut DbConn<'_>,
+    locked: &Thread,
+    published: NaiveDateTime,
+) -> QueryResult<Thread> {
+    on_conn!(conn, |c| {
+        diesel::update(threads::table.find(locked.id))
+            .set((
+                threads::answer_count.eq(threads::answer_count + 1),
+                threads::last_activity_at.eq(locked.last_activity_at.max(published)),
+            ))
+            .returning(Thread::as_returning())
+            .get_result(c)
+            .await
+    })
+}
+
 /// One page of a community's live (not deleted or removed) threads.
 pub async fn list(conn: &mut DbConn<'_>, q: &ThreadQuery<'_>) -> QueryResult<Vec<Thread>> {
     on_conn!(conn, |c| {

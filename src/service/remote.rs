@@ -300,12 +300,12 @@ pub async fn store_answer(
         .await?;
         announce_if_local(&mut conn, settings, group, activity).await?;
         // The thread row is locked last, so concurrent answers to one thread insert in
-        // parallel and hold the lock only for the recount and the commit. Deleted or
+        // parallel and hold the lock only to count it and to commit. Deleted or
         // locked while this one was being stored: judged again on the locked row, and the
         // error rolls the answer back.
         let locked = thread::read_for_update(&mut conn, parent_thread.id).await?;
         refuse_answer_to(&locked, group)?;
-        thread::refresh_answer_counts(&mut conn, locked.id).await?;
+        thread::count_new_answer(&mut conn, &locked, inserted.published).await?;
         Ok::<_, AppError>(inserted)
     });
     outbox::wake();

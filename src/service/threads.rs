@@ -891,13 +891,13 @@ pub async fn create_answer(
         )
         .await?;
         // The thread row is locked last, so answers to one thread are stored (and their
-        // deliveries queued) in parallel and wait on each other only for the recount and the
+        // deliveries queued) in parallel and wait on each other only for the count and the
         // commit. Locked or deleted meanwhile: judged again on the locked row, and the error
         // rolls the answer and its deliveries back.
         let locked = thread::read_for_update(&mut conn, found.id).await?;
         refuse_if_deleted(locked.deleted, "thread")?;
         refuse_if_locked(&locked)?;
-        thread::refresh_answer_counts(&mut conn, locked.id).await?;
+        thread::count_new_answer(&mut conn, &locked, created.published).await?;
         one_node(&mut conn, Some(session), created).await
     })
     .inspect(|_| outbox::wake())
