@@ -108,9 +108,9 @@ const MALLOC_ARENAS: i32 = 4;
 /// `GLIBC_TUNABLES`). glibc gives each thread that allocates while others do an arena of its
 /// own, up to eight per core, and keeps what is freed in each: SQLite runs on tokio's
 /// blocking threads, so a SQLite server under load peaked 30-40 MB higher than the same
-/// load on PostgreSQL. With four, the benchmark's peak was 95 MB instead of 108-121 with
-/// reads as fast; with two, reads of the thread page were 20-40 % slower
-/// (docs/benchmarks.md, "Memory").
+/// load on PostgreSQL. With four, the benchmark's peak was 95-101 MB instead of 108-121,
+/// with reads as fast; with two, reads of the thread page were 20-40 % slower
+/// (docs/benchmarks.md, fix 12).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
     let chosen = std::env::var_os("MALLOC_ARENA_MAX").is_some()
