@@ -1425,8 +1425,9 @@ mod tests {
         .await;
     }
 
-    /// Answers lock the thread row only for their recount, so many at once must still all
-    /// be counted: each recount runs after the previous answer's commit.
+    /// Answers lock the thread row only to count themselves in, at the end of their
+    /// transaction, so many at once must still all be counted, and the count must equal
+    /// what a full recount finds.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn answers_posted_at_once_are_all_counted() {
         for_each_backend(async |db| {
