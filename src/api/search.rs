@@ -67,8 +67,13 @@ pub struct SearchResultsView {
     pub results: Vec<SearchResultView>,
     /// Pass as `offset` for the next page; absent on the last one.
     pub next_offset: Option<i64>,
-    /// How many threads match in all, over every page.
+    /// How many threads match in all, over every page; at least that many when
+    /// `total_capped`.
     pub total: i64,
+    /// True when a word matched so many threads and answers that only the newest were
+    /// ranked (1,000 of each): more than `total` threads match, and adding words narrows
+    /// the search to older ones.
+    pub total_capped: bool,
 }
 
 /// Search threads and answers, most relevant first; solved and well-voted threads rank
@@ -117,6 +122,7 @@ async fn search(
             .collect(),
         next_offset: page.next_offset,
         total: page.total,
+        total_capped: page.total_capped,
     }))
 }
 

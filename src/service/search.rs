@@ -60,8 +60,11 @@ pub struct SearchPage {
     pub results: Vec<SearchResult>,
     /// `offset` of the next page, when there is one.
     pub next_offset: Option<i64>,
-    /// How many threads match in all.
+    /// How many threads match in all, or at least, when `total_capped`.
     pub total: i64,
+    /// The search ranked only the newest [`search::CANDIDATES`] matches of an index and
+    /// there were more, so more than `total` threads match.
+    pub total_capped: bool,
 }
 
 /// Threads matching every word of `q`, most relevant first. Anonymous viewers do not see
@@ -134,12 +137,13 @@ pub async fn search(
             published_since,
             published_before,
             match_any: false,
+            candidates: None,
             limit: limit + 1,
             offset,
         };
         let mut hits = search::search(&mut conn, &terms, &filter).await?;
-        let total = match hits.first() {
-            Some(hit) => hit.total,
+        let (total, total_capped) = match hits.first() {
+            Some(hit) => (hit.total, hit.total_capped),
             // Past the last page the count comes with no row; ask for the first one.
             None if offset > 0 => {
                 filter.offset = 0;
@@ -147,9 +151,9 @@ pub async fn search(
                 search::search(&mut conn, &terms, &filter)
                     .await?
                     .first()
-                    .map_or(0, |hit| hit.total)
+                    .map_or((0, false), |hit| (hit.total, hit.total_capped))
             }
-            None => 0,
+            None => (0, false),
         };
         let next_offset = (hits.len() as i64 > limit).then_some(offset + limit);
         hits.truncate(limit as usize);
@@ -158,6 +162,7 @@ pub async fn search(
             results,
             next_offset,
             total,
+            total_capped,
         })
     })
 }
@@ -547,6 +552,135 @@ mod tests {
                 let refused = api.call("GET", &format!("/api/v1/search?q=lifetime{query}"), None, None).await;
                 assert_eq!((refused.status.as_u16(), refused.code()), (status, code), "{query}: {}", refused.body);
             }
+        })
+        .await;
+    }
+
+    /// The threads `filter` finds for `words`, straight from the index queries, in id
+    /// order, and whether the total was capped.
+    async fn ranked(db: &Db, words: &str, filter: SearchFilter) -> AppResult<(Vec<i64>, bool)> {
+        let terms = search::query_terms(words);
+        let hits = crate::with_conn!(db, |conn| search::search(&mut conn, &terms, &filter)
+            .await
+            .map_err(AppError::from)?);
+        let mut ids: Vec<i64> = hits.iter().map(|h| h.thread_id).collect();
+        ids.sort();
+        Ok((ids, hits.first().is_some_and(|h| h.total_capped)))
+    }
+
+    /// Each index ranks only its newest matches, chosen after the filters so a narrow
+    /// search still finds its own; the total then says it is a lower bound. Any-word
+    /// matching ignores stop words on both backends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn search_ranks_the_newest_matches_that_pass_the_filters() {
+        for_each_backend(async |db| {
+            let api = TestApi::new(db.clone(), test_settings()).await;
+            let ann = api.signed_in_member("ann").await;
+            let mut community = HashMap::new();
+            for name in ["rust", "go"] {
+                let made = api
+                    .call(
+                        "POST",
+                        "/api/v1/communities",
+                        Some(&ann),
+                        Some(json!({"name": name, "title": name, "kind": "qa"})),
+                    )
+                    .await;
+                assert_eq!(made.status, 201, "{}", made.body);
+                community.insert(name, made.body["id"].as_i64().expect("id"));
+            }
+            let mut threads = Vec::new();
+            for (name, title) in [
+                ("rust", "Zeppelin one"),
+                ("rust", "Zeppelin two"),
+                ("rust", "Zeppelin three"),
+                ("go", "Zeppelin four"),
+                ("go", "Zeppelin five"),
+                ("rust", "How the compiler works"),
+            ] {
+                let made = api
+                    .call(
+                        "POST",
+                        &format!("/api/v1/communities/{name}/threads"),
+                        Some(&ann),
+                        Some(json!({"title": title, "body": "Plain words."})),
+                    )
+                    .await;
+                assert_eq!(made.status, 201, "{}", made.body);
+                threads.push(made.body["id"].as_i64().expect("id"));
+            }
+            let answered = api
+                .call(
+                    "POST",
+                    &format!("/api/v1/threads/{}/answers", threads[0]),
+                    Some(&ann),
+                    Some(json!({"body": "A zeppelin answer."})),
+                )
+                .await;
+            assert_eq!(answered.status, 201, "{}", answered.body);
+
+            let capped = |community_id: Option<i64>| SearchFilter {
+                community_id,
+                candidates: Some(2),
+                limit: 20,
+                ..SearchFilter::default()
+            };
+            // The two newest thread matches (both in go), and the one answer match.
+            let mut expected = vec![threads[0], threads[3], threads[4]];
+            expected.sort();
+            assert_eq!(
+                ranked(&db, "zeppelin", capped(None)).await.expect("search"),
+                (expected, true)
+            );
+            // In rust: its two newest, not nothing because go's are newer.
+            let mut expected = vec![threads[0], threads[1], threads[2]];
+            expected.sort();
+            assert_eq!(
+                ranked(&db, "zeppelin", capped(Some(community["rust"])))
+                    .await
+                    .expect("search"),
+                (expected, true)
+            );
+            let everything = SearchFilter {
+                limit: 20,
+                ..SearchFilter::default()
+            };
+            assert_eq!(
+                ranked(&db, "zeppelin", everything.clone())
+                    .await
+                    .expect("search"),
+                (threads[..5].to_vec(), false)
+            );
+
+            // The totals as the API tells them.
+            let all = api
+                .call("GET", "/api/v1/search?q=zeppelin", None, None)
+                .await;
+            assert_eq!(
+                (
+                    all.body["total"].as_i64(),
+                    all.body["total_capped"].as_bool()
+                ),
+                (Some(5), Some(false)),
+                "{}",
+                all.body
+            );
+
+            // "How", "is" and "the" are stop words: only "weather" is looked for.
+            let any = SearchFilter {
+                match_any: true,
+                ..everything
+            };
+            assert_eq!(
+                ranked(&db, "How is the weather", any.clone())
+                    .await
+                    .expect("search"),
+                (vec![], false)
+            );
+            assert_eq!(
+                ranked(&db, "How the compiler", any).await.expect("search"),
+                (vec![threads[5]], false)
+            );
         })
         .await;
     }

@@ -45,6 +45,7 @@ struct SearchTemplate {
     error: Option<String>,
     hits: Vec<Hit>,
     total: i64,
+    total_capped: bool,
     offset: i64,
     next_offset: Option<i64>,
 }
@@ -78,7 +79,12 @@ impl SearchTemplate {
     }
 
     fn results_label(&self) -> String {
-        super::views::plural(self.total, "result", "results")
+        if self.total_capped {
+            // Only the newest matches were ranked: there are more than these.
+            format!("{}+ results", self.total)
+        } else {
+            super::views::plural(self.total, "result", "results")
+        }
     }
 }
 
@@ -113,6 +119,7 @@ pub async fn page(web: Web, uri: Uri) -> WebResult {
         error: None,
         hits: Vec::new(),
         total: 0,
+        total_capped: false,
         offset: query.offset.unwrap_or(0),
         next_offset: None,
     };
@@ -144,6 +151,7 @@ pub async fn page(web: Web, uri: Uri) -> WebResult {
     match result {
         Ok(found) => {
             template.total = found.total;
+            template.total_capped = found.total_capped;
             template.next_offset = found.next_offset;
             template.hits = found
                 .results
