@@ -534,7 +534,8 @@ pub async fn mark_dead_if_silent(
     Ok(marked > 0)
 }
 
-/// Revives the instance with this domain: it answered. Returns whether it was dead.
+/// Revives the instance with this domain: it answered. Its deliveries parked while it was
+/// dead ([`park_dead_backlog`]) are due now. Returns whether it was dead.
 pub async fn revive(conn: &mut DbConn<'_>, domain: &str) -> QueryResult<bool> {
     use super::schema::instances;
     let revived = on_conn!(conn, |c| {
@@ -547,11 +548,47 @@ pub async fn revive(conn: &mut DbConn<'_>, domain: &str) -> QueryResult<bool> {
         .execute(c)
         .await
     })?;
+    if revived > 0 {
+        retry_backlog_now(conn, domain, super::now()).await?;
+    }
     Ok(revived > 0)
 }
 
-/// Makes the deliveries to `domain` that wait for a retry due `now`: it just showed it is
-/// reachable, so its backlog need not sit out the rest of its backoff. Returns how many.
+/// Moves the due deliveries of dead instances to `until`. The claim walks the due
+/// deliveries oldest first and passes over a dead instance's, which stay due (new ones keep
+/// being queued for it), so without this every claim would walk a dead instance's whole
+/// backlog. Deliveries being sent are not due (their lease is in the future) and are left
+/// to their outcome. A revival makes the parked ones due again ([`retry_backlog_now`]);
+/// if nothing does, they come due at `until` and are parked again while the instance is
+/// still dead. Returns how many were moved.
+pub async fn park_dead_backlog(
+    conn: &mut DbConn<'_>,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> QueryResult<usize> {
+    use super::schema::instances;
+    on_conn!(conn, |c| {
+        diesel::update(
+            outbox_deliveries::table
+                .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
+                .filter(outbox_deliveries::next_attempt_at.le(now))
+                .filter(
+                    outbox_deliveries::instance_id.eq_any(
+                        instances::table
+                            .filter(instances::dead_since.is_not_null())
+                            .select(instances::id),
+                    ),
+                ),
+        )
+        .set(outbox_deliveries::next_attempt_at.eq(until))
+        .execute(c)
+        .await
+    })
+}
+
+/// Makes the deliveries to `domain` that wait (for a retry, or parked while it was dead)
+/// due `now`: it just showed it is reachable, so its backlog need not sit out the rest of
+/// its backoff. Returns how many.
 pub async fn retry_backlog_now(
     conn: &mut DbConn<'_>,
     domain: &str,
@@ -569,7 +606,6 @@ pub async fn retry_backlog_now(
                     ),
                 )
                 .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
-                .filter(outbox_deliveries::attempts.gt(0))
                 .filter(outbox_deliveries::next_attempt_at.gt(now))
                 .filter(
                     outbox_deliveries::claimed_until
@@ -699,6 +735,109 @@ mod tests {
                 plan.contains("SubPlan") || plan.contains("USING INDEX outbox_deliveries_order"),
                 "{plan}"
             );
+        })
+        .await;
+    }
+
+    /// A dead instance's due deliveries leave the claim's way (a fresh one and one waiting
+    /// for its retry alike), a live instance's stay, and the revival makes them due again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_instances_backlog_is_parked_and_due_again_when_it_revives() {
+        for_each_backend(async |db| {
+            let now = super::super::now();
+            let until = now + chrono::Duration::minutes(10);
+            let queries = async {
+                crate::with_conn!(&db, |conn| {
+                    let live =
+                        super::super::instance::ensure_remote(&mut conn, "live.example", now)
+                            .await?;
+                    let dead =
+                        super::super::instance::ensure_remote(&mut conn, "dead.example", now)
+                            .await?;
+                    let activity = insert_activity(
+                        &mut conn,
+                        "https://local.example/a/1",
+                        "https://local.example/u/ann",
+                        "Create",
+                        "{}",
+                        now,
+                    )
+                    .await?;
+                    for (instance, inbox) in [
+                        (&live, "https://live.example/inbox"),
+                        (&dead, "https://dead.example/inbox"),
+                        (&dead, "https://dead.example/u/bob/inbox"),
+                    ] {
+                        insert_delivery(&mut conn, activity.id, instance.id, inbox, None, now)
+                            .await?;
+                    }
+                    // One of the dead instance's deliveries failed once and waits for its retry.
+                    let retried = AttemptOutcome {
+                        state: DeliveryState::Pending,
+                        next_attempt_at: now,
+                        status: Some(503),
+                        error: None,
+                    };
+                    let first = deliveries_of(&mut conn, &activity.ap_id).await?;
+                    record_attempt(&mut conn, first[2].id, &retried, now).await?;
+                    assert!(
+                        mark_dead_if_silent(
+                            &mut conn,
+                            dead.id,
+                            now + chrono::Duration::days(1),
+                            now
+                        )
+                        .await?
+                    );
+
+                    let parked = park_dead_backlog(&mut conn, now, until).await?;
+                    let after_park = deliveries_of(&mut conn, &activity.ap_id).await?;
+                    let claimed =
+                        claim_due(&mut conn, now, now + chrono::Duration::minutes(1), 10, &[])
+                            .await?;
+                    let revived = revive(&mut conn, "dead.example").await?;
+                    let after_revival = deliveries_of(&mut conn, &activity.ap_id).await?;
+                    let parked_again =
+                        park_dead_backlog(&mut conn, super::super::now(), until).await?;
+                    Ok::<_, crate::db::DbError>((
+                        live.id,
+                        parked,
+                        after_park,
+                        claimed,
+                        revived,
+                        after_revival,
+                        parked_again,
+                    ))
+                })
+            };
+            let (live_id, parked, after_park, claimed, revived, after_revival, parked_again) =
+                queries.await.expect("queries");
+            assert_eq!(parked, 2);
+            let next: Vec<(i64, NaiveDateTime)> = after_park
+                .iter()
+                .map(|d| (d.instance_id, d.next_attempt_at))
+                .collect();
+            assert_eq!(
+                next[0],
+                (live_id, now),
+                "the live instance's delivery is untouched"
+            );
+            assert!(next[1..].iter().all(|(_, at)| *at == until), "{next:?}");
+            assert_eq!(
+                claimed
+                    .iter()
+                    .map(|(d, _)| d.instance_id)
+                    .collect::<Vec<_>>(),
+                [live_id]
+            );
+            assert!(revived);
+            assert!(
+                after_revival[1..]
+                    .iter()
+                    .all(|d| d.next_attempt_at < until && d.claimed_until.is_none()),
+                "{after_revival:?}"
+            );
+            assert_eq!(parked_again, 0, "alive again: nothing to park");
         })
         .await;
     }

@@ -209,6 +209,9 @@ pub async fn run_with(ctx: AppContext, shutdown: CancellationToken, rsa: RsaImpl
             if let Err(err) = worker.release_orphaned_held().await {
                 tracing::warn!(error = %err, "cannot release held deliveries");
             }
+            if let Err(err) = worker.park_dead_backlog().await {
+                tracing::warn!(error = %err, "cannot park deliveries to dead instances");
+            }
         }
         let busy: Vec<i64> = in_flight_per_instance
             .lock()
@@ -308,7 +311,8 @@ pub async fn run_with(ctx: AppContext, shutdown: CancellationToken, rsa: RsaImpl
     let _ = recording.await;
 }
 
-/// How often held deliveries whose predecessor finished unseen are looked for.
+/// How often held deliveries whose predecessor finished unseen are looked for, and dead
+/// instances' due deliveries parked.
 const HELD_SWEEP: Duration = Duration::from_secs(10);
 
 /// Outcomes written per transaction at most.
@@ -415,6 +419,25 @@ struct Worker {
 }
 
 impl Worker {
+    /// Moves dead instances' due deliveries out of the claim's way until the next probe.
+    async fn park_dead_backlog(&self) -> AppResult<()> {
+        let now = crate::db::now();
+        let until =
+            now + chrono::Duration::from_std(DEAD_PROBE_INTERVAL).map_err(AppError::internal)?;
+        let parked = crate::with_conn!(&self.ctx.db, |conn| {
+            outbox::park_dead_backlog(&mut conn, now, until)
+                .await
+                .map_err(AppError::from)
+        })?;
+        if parked > 0 {
+            tracing::debug!(
+                parked,
+                "deliveries to dead instances parked until the next probe"
+            );
+        }
+        Ok(())
+    }
+
     async fn release_orphaned_held(&self) -> AppResult<()> {
         let now = crate::db::now();
         let released = crate::with_conn!(&self.ctx.db, |conn| {
