@@ -70,9 +70,9 @@ pub struct SearchResultsView {
     /// How many threads match in all, over every page; at least that many when
     /// `total_capped`.
     pub total: i64,
-    /// True when a word matched so many threads and answers that only the newest were
-    /// ranked (1,000 of each): more than `total` threads match, and adding words narrows
-    /// the search to older ones.
+    /// True when the threads or the answers matching reached the cap of what is ranked
+    /// (the newest 1,000 of each): more than `total` threads may match, and adding words
+    /// narrows the search to older ones.
     pub total_capped: bool,
 }
 

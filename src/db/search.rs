@@ -113,8 +113,8 @@ pub struct SearchHit {
     /// How many threads the ranked matches belong to (every page carries it).
     #[diesel(sql_type = BigInt)]
     pub total: i64,
-    /// Whether an index had more matches than were ranked ([`CANDIDATES`]), so that more
-    /// than `total` threads match.
+    /// Whether an index reached the cap ([`CANDIDATES`]): it may have more matches than
+    /// were ranked, so more than `total` threads may match.
     #[diesel(sql_type = Bool)]
     pub total_capped: bool,
 }

@@ -62,8 +62,8 @@ pub struct SearchPage {
     pub next_offset: Option<i64>,
     /// How many threads match in all, or at least, when `total_capped`.
     pub total: i64,
-    /// The search ranked only the newest [`search::CANDIDATES`] matches of an index and
-    /// there were more, so more than `total` threads match.
+    /// An index reached the cap of [`search::CANDIDATES`] ranked matches: there may be
+    /// more, so more than `total` threads may match.
     pub total_capped: bool,
 }
 

@@ -80,7 +80,7 @@ impl SearchTemplate {
 
     fn results_label(&self) -> String {
         if self.total_capped {
-            // Only the newest matches were ranked: there are more than these.
+            // Only the newest matches were ranked: there may be more than these.
             format!("{}+ results", self.total)
         } else {
             super::views::plural(self.total, "result", "results")
