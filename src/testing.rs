@@ -388,6 +388,43 @@ pub async fn execute_sql(db: &Db, sql: &str) -> usize {
         .unwrap_or_else(|e| panic!("test SQL failed: {e}\n{sql}"))
 }
 
+/// What [`hold_thread_row_then`] does to the thread before it commits.
+#[derive(Debug, Clone, Copy)]
+pub enum HeldThreadChange {
+    Lock,
+    Delete,
+}
+
+/// Locks thread `thread_id`'s row in a transaction, sends on `held` once it has it, waits
+/// 400 ms (long enough for a racing write to pass its first checks and insert on
+/// PostgreSQL, or to wait for the write lock on SQLite), then makes `change` and commits:
+/// a moderator or author racing a write that must be refused on the locked row.
+pub async fn hold_thread_row_then(
+    db: &Db,
+    thread_id: i64,
+    held: tokio::sync::oneshot::Sender<()>,
+    change: HeldThreadChange,
+) {
+    use crate::db::thread;
+    let changed = async {
+        crate::transaction!(db, |conn| {
+            thread::read_for_update(&mut conn, thread_id).await?;
+            let _ = held.send(());
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            match change {
+                HeldThreadChange::Lock => thread::set_locked(&mut conn, thread_id, true).await?,
+                HeldThreadChange::Delete => {
+                    thread::mark_deleted(&mut conn, thread_id, crate::db::now()).await?
+                }
+            };
+            Ok::<_, crate::error::AppError>(())
+        })
+    };
+    changed
+        .await
+        .expect("the thread row is held, changed and committed");
+}
+
 /// Polls `condition` until it returns true or `timeout` passes; tests use this instead of
 /// sleeping for a guessed time.
 pub async fn wait_until<F, Fut>(timeout: std::time::Duration, mut condition: F) -> bool

@@ -1474,20 +1474,12 @@ mod tests {
             let f = forum(db.clone()).await;
             let thread = ask(&f, "Locked soon?", json!([])).await;
             let (held, held_signal) = tokio::sync::oneshot::channel::<()>();
-            let moderator = async {
-                let locking = async {
-                    crate::transaction!(&db, |conn| {
-                        crate::db::thread::read_for_update(&mut conn, thread).await?;
-                        let _ = held.send(());
-                        // Long enough for the answer to pass its first checks and insert
-                        // (PostgreSQL), or to wait for the write lock (SQLite).
-                        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-                        crate::db::thread::set_locked(&mut conn, thread, true).await?;
-                        Ok::<_, crate::error::AppError>(())
-                    })
-                };
-                locking.await.expect("the moderator locks the thread");
-            };
+            let moderator = crate::testing::hold_thread_row_then(
+                &db,
+                thread,
+                held,
+                crate::testing::HeldThreadChange::Lock,
+            );
             let late = async {
                 held_signal.await.expect("the thread row is held");
                 answer(&f, &f.helper, thread, "Sneaking in.", None).await

@@ -978,20 +978,12 @@ mod tests {
             };
 
             let (held, held_signal) = tokio::sync::oneshot::channel::<()>();
-            let deleting = async {
-                let deleted = async {
-                    crate::transaction!(&db, |conn| {
-                        thread::read_for_update(&mut conn, thread_id).await?;
-                        let _ = held.send(());
-                        // Long enough for the answer to pass its first checks and insert
-                        // (PostgreSQL), or to wait for the write lock (SQLite).
-                        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-                        thread::mark_deleted(&mut conn, thread_id, now).await?;
-                        Ok::<_, AppError>(())
-                    })
-                };
-                deleted.await.expect("the author deletes the thread");
-            };
+            let deleting = crate::testing::hold_thread_row_then(
+                &db,
+                thread_id,
+                held,
+                crate::testing::HeldThreadChange::Delete,
+            );
             let late = async {
                 held_signal.await.expect("the thread row is held");
                 store_answer(
