@@ -560,25 +560,32 @@ pub async fn revive(conn: &mut DbConn<'_>, domain: &str) -> QueryResult<bool> {
 /// backlog. Deliveries being sent are not due (their lease is in the future) and are left
 /// to their outcome. A revival makes the parked ones due again ([`retry_backlog_now`]);
 /// if nothing does, they come due at `until` and are parked again while the instance is
-/// still dead. Returns how many were moved.
+/// still dead. Returns how many were moved. Runs every few seconds and there is usually no
+/// dead instance, so the dead are read first: then nothing else is, and otherwise each
+/// one's pending deliveries are found through `outbox_deliveries_instance`, not by walking
+/// every due delivery.
 pub async fn park_dead_backlog(
     conn: &mut DbConn<'_>,
     now: NaiveDateTime,
     until: NaiveDateTime,
 ) -> QueryResult<usize> {
     use super::schema::instances;
+    let dead: Vec<i64> = on_conn!(conn, |c| {
+        instances::table
+            .filter(instances::dead_since.is_not_null())
+            .select(instances::id)
+            .load(c)
+            .await
+    })?;
+    if dead.is_empty() {
+        return Ok(0);
+    }
     on_conn!(conn, |c| {
         diesel::update(
             outbox_deliveries::table
+                .filter(outbox_deliveries::instance_id.eq_any(&dead))
                 .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
-                .filter(outbox_deliveries::next_attempt_at.le(now))
-                .filter(
-                    outbox_deliveries::instance_id.eq_any(
-                        instances::table
-                            .filter(instances::dead_since.is_not_null())
-                            .select(instances::id),
-                    ),
-                ),
+                .filter(outbox_deliveries::next_attempt_at.le(now)),
         )
         .set(outbox_deliveries::next_attempt_at.eq(until))
         .execute(c)
