@@ -84,6 +84,9 @@ pub struct HttpSettings {
     pub trust_proxy_headers: bool,
     /// Connections open at once at most; more wait in the kernel's listen queue.
     pub max_connections: u32,
+    /// Seconds a thread, community or profile page rendered for a visitor with no cookie
+    /// of Lyceum's is served again to other such visitors; 0 renders every request.
+    pub anonymous_page_cache_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,6 +228,7 @@ impl Default for HttpSettings {
             shutdown_grace_secs: 30,
             trust_proxy_headers: false,
             max_connections: 1024,
+            anonymous_page_cache_secs: 1,
         }
     }
 }
@@ -383,6 +387,12 @@ impl Settings {
         }
         if self.http.max_connections == 0 {
             return Err(fail("http.max_connections", "must be at least 1".into()));
+        }
+        if self.http.anonymous_page_cache_secs > 3600 {
+            return Err(fail(
+                "http.anonymous_page_cache_secs",
+                "must be at most 3600 (an hour)".into(),
+            ));
         }
         if self.http.request_timeout_secs == 0 {
             return Err(fail(

@@ -197,6 +197,9 @@ pub fn test_settings() -> crate::settings::Settings {
     settings.rate_limit.api_burst = 100_000;
     settings.rate_limit.inbox_burst = 100_000;
     settings.rate_limit.instance_burst = 100_000;
+    // Tests read a page right after changing what it shows; the kept anonymous pages have
+    // their own tests (`web::tests`), which turn them on.
+    settings.http.anonymous_page_cache_secs = 0;
     settings
 }
 
@@ -263,6 +266,30 @@ impl TestApi {
     }
 
     pub async fn send(&self, request: axum::http::Request<axum::body::Body>) -> TestResponse {
+        let (status, headers, bytes) = self.send_for_bytes(request).await;
+        let body = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            })
+        };
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Sends a request and keeps the body as it came (compressed, binary).
+    pub async fn send_for_bytes(
+        &self,
+        request: axum::http::Request<axum::body::Body>,
+    ) -> (
+        axum::http::StatusCode,
+        axum::http::HeaderMap,
+        axum::body::Bytes,
+    ) {
         use http_body_util::BodyExt;
         use tower::ServiceExt;
         let response = self
@@ -279,18 +306,7 @@ impl TestApi {
             .await
             .expect("body")
             .to_bytes();
-        let body = if bytes.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
-            })
-        };
-        TestResponse {
-            status,
-            headers,
-            body,
-        }
+        (status, headers, bytes)
     }
 
     /// Creates an active account directly through the service (as `admin create-user` does).

@@ -84,6 +84,8 @@ impl TestInstance {
         };
         settings.database.url = database.url.clone();
         settings.federation.debug = true;
+        // Scenarios read pages right after changing what they show.
+        settings.http.anonymous_page_cache_secs = 0;
         configure(&mut settings);
         let server = RunningServer::start(settings.clone()).await?;
         Ok(TestInstance {

@@ -16,6 +16,7 @@ mod home;
 mod knowledge;
 mod moderation;
 pub mod page;
+pub mod page_cache;
 mod person;
 mod search;
 mod settings;
@@ -33,7 +34,7 @@ use axum::routing::{get, post};
 use crate::api::rate_limit::AuthLimitLayer;
 use crate::context::AppContext;
 use crate::error::AppError;
-use page::{Web, WebResult, app_error_page};
+use page::{Web, app_error_page};
 
 /// The page routes (the object URLs are added by `federation::http`).
 pub fn routes(ctx: &AppContext, auth_limit: AuthLimitLayer) -> Router<AppContext> {
@@ -150,18 +151,70 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
         .any(|v| v.to_ascii_lowercase().contains("text/html"))
 }
 
-/// Runs a page outside the page router (the object URLs), rendering its error as a page.
-async fn object_page<F>(ctx: &AppContext, headers: &HeaderMap, uri: &Uri, page: F) -> Response
-where
-    F: AsyncFnOnce(&Web) -> WebResult,
-{
-    let result = match Web::from_headers(ctx, headers, uri).await {
-        Ok(web) => page(&web).await,
-        Err(err) => Err(err.into()),
+/// The pages at the object URLs, which the federation module hands to browsers.
+#[derive(Clone, Copy)]
+enum ObjectPage<'a> {
+    /// `/c/{name}` or `/c/{name}@{domain}`.
+    Community(&'a str),
+    /// `/u/{name}`.
+    Person(&'a str),
+    /// `/t/{id}`.
+    Thread(i64),
+    /// `/r/{id}`: the answer's place in its thread.
+    Answer(i64),
+}
+
+/// Runs a page outside the page router, rendering its error as a page. A visitor who has
+/// no cookie of Lyceum's may be served the page another such visitor was ([`page_cache`]).
+async fn object_page(
+    ctx: &AppContext,
+    headers: &HeaderMap,
+    uri: &Uri,
+    page: ObjectPage<'_>,
+) -> Response {
+    let web = match Web::from_headers(ctx, headers, uri).await {
+        Ok(web) => web,
+        Err(err) => return app_error_page(ctx, headers, &Method::GET, uri, err).await,
+    };
+    if web.sees_the_public_page() {
+        let path = web.current_path().to_owned();
+        let render = render_object_page(&web, headers, uri, page);
+        if let Some(response) = ctx.anonymous_pages.page(path, headers, render).await {
+            return response;
+        }
+    }
+    render_object_page(&web, headers, uri, page).await
+}
+
+async fn render_object_page(
+    web: &Web,
+    headers: &HeaderMap,
+    uri: &Uri,
+    page: ObjectPage<'_>,
+) -> Response {
+    let result = match page {
+        ObjectPage::Community(handle) => match Query::try_from_uri(uri) {
+            Ok(Query(query)) => community::page(web, handle, query).await,
+            Err(_) => Err(AppError::bad_request(
+                "invalid_query",
+                "the address has a malformed query",
+            )
+            .into()),
+        },
+        ObjectPage::Person(name) => person::page(web, name).await,
+        ObjectPage::Thread(id) => thread::page(web, id).await,
+        ObjectPage::Answer(id) => {
+            match crate::service::threads::get_answer(&web.ctx.db, web.viewer(), id).await {
+                Ok(node) => Ok(
+                    Redirect::to(&format!("/t/{}#r{}", node.answer.thread_id, id)).into_response(),
+                ),
+                Err(err) => Err(err.into()),
+            }
+        }
     };
     match result {
         Ok(response) => response,
-        Err(err) => app_error_page(ctx, headers, &Method::GET, uri, err.0).await,
+        Err(err) => app_error_page(&web.ctx, headers, &Method::GET, uri, err.0).await,
     }
 }
 
@@ -172,32 +225,22 @@ pub async fn community_page(
     uri: &Uri,
     handle: &str,
 ) -> Response {
-    object_page(ctx, headers, uri, async |web| {
-        let Query(query) = Query::try_from_uri(uri).map_err(|_| {
-            AppError::bad_request("invalid_query", "the address has a malformed query")
-        })?;
-        community::page(web, handle, query).await
-    })
-    .await
+    object_page(ctx, headers, uri, ObjectPage::Community(handle)).await
 }
 
 /// `/u/{name}` for a browser.
 pub async fn person_page(ctx: &AppContext, headers: &HeaderMap, uri: &Uri, name: &str) -> Response {
-    object_page(ctx, headers, uri, async |web| person::page(web, name).await).await
+    object_page(ctx, headers, uri, ObjectPage::Person(name)).await
 }
 
 /// `/t/{id}` for a browser.
 pub async fn thread_page(ctx: &AppContext, headers: &HeaderMap, uri: &Uri, id: i64) -> Response {
-    object_page(ctx, headers, uri, async |web| thread::page(web, id).await).await
+    object_page(ctx, headers, uri, ObjectPage::Thread(id)).await
 }
 
 /// An answer's page is its place in the thread.
 pub async fn answer_page(ctx: &AppContext, headers: &HeaderMap, uri: &Uri, id: i64) -> Response {
-    object_page(ctx, headers, uri, async |web| {
-        let node = crate::service::threads::get_answer(&web.ctx.db, web.viewer(), id).await?;
-        Ok(Redirect::to(&format!("/t/{}#r{}", node.answer.thread_id, id)).into_response())
-    })
-    .await
+    object_page(ctx, headers, uri, ObjectPage::Answer(id)).await
 }
 
 /// The 404 page for a path nothing answers, when a browser asked.

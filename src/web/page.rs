@@ -66,6 +66,17 @@ impl Web {
         })
     }
 
+    /// True when the page can depend on nothing but its address: no session and no
+    /// pre-session token (a visitor who started signing in has one, shown in the forms).
+    pub fn sees_the_public_page(&self) -> bool {
+        self.session.is_none() && self.pre_session_token.is_none()
+    }
+
+    /// The request's path and query.
+    pub fn current_path(&self) -> &str {
+        &self.current_path
+    }
+
     /// The viewer when signed in.
     pub fn viewer(&self) -> Option<&Session> {
         self.session.as_ref()

@@ -1498,3 +1498,116 @@ async fn moderators_handle_reports_removals_and_bans_through_the_pages() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitors_without_cookies_share_a_kept_page_and_no_one_else_does() {
+    for_each_backend(async |db| {
+        let mut settings = test_settings();
+        // An hour, so what is kept stays kept however slow the machine is.
+        settings.http.anonymous_page_cache_secs = 3600;
+        let api = TestApi::new(db.clone(), settings).await;
+        let (thread, _) = forum(&api).await;
+        let path = format!("/t/{thread}");
+        let first = Browser::new(&api).get(&path).await;
+        assert_eq!(first.status, 200, "{}", text(&first));
+        assert!(text(&first).contains("<code>Arc</code>"));
+        // Browsers accept gzip: theirs is kept compressed, under its own key.
+        let gzipped = async || {
+            let request = Request::get(&path)
+                .header("accept", HTML)
+                .header("accept-encoding", "gzip, deflate, br, zstd")
+                .body(Body::empty())
+                .expect("request");
+            let (status, headers, bytes) = api.send_for_bytes(request).await;
+            assert_eq!(status, 200);
+            assert_eq!(headers["content-encoding"], "gzip");
+            let vary = headers.get_all("vary").iter();
+            assert!(
+                vary.filter_map(|v| v.to_str().ok())
+                    .any(|v| v.contains("accept-encoding"))
+            );
+            let mut html = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut html)
+                .expect("gzip");
+            (bytes, html)
+        };
+        let (first_gzip, first_html) = gzipped().await;
+        assert!(first_html.contains("<code>Arc</code>"), "{first_html}");
+
+        let bob = api.login("bob").await;
+        // bob answers, through the API of `api` (either server: they share the database).
+        let answer = async |api: &TestApi, body: &str| {
+            let answered = api
+                .call(
+                    "POST",
+                    &format!("/api/v1/threads/{thread}/answers"),
+                    Some(&bob),
+                    Some(json!({ "body": body })),
+                )
+                .await;
+            assert_eq!(answered.status, 201, "{:?}", answered.body);
+        };
+        answer(&api, "Or a `OnceLock`.").await;
+
+        // Another visitor without cookies is served the page as it was kept, headers too.
+        let kept = Browser::new(&api).get(&path).await;
+        assert_eq!(kept.status, 200);
+        assert_eq!(text(&kept), text(&first));
+        assert!(!text(&kept).contains("OnceLock"));
+        for name in [
+            "content-type",
+            "content-security-policy",
+            "x-content-type-options",
+            "vary",
+        ] {
+            assert_eq!(kept.headers.get(name), first.headers.get(name), "{name}");
+        }
+        let (kept_gzip, kept_html) = gzipped().await;
+        assert_eq!(kept_gzip, first_gzip);
+        assert!(!kept_html.contains("OnceLock"));
+        // The address is the key: another query is another page.
+        let other_query = Browser::new(&api).get(&format!("{path}?from=list")).await;
+        assert!(text(&other_query).contains("OnceLock"));
+
+        // A member always gets the page rendered for them.
+        let mut alice = Browser::new(&api);
+        alice.sign_in("alice").await;
+        let own = alice.get(&path).await;
+        assert!(text(&own).contains("OnceLock"), "{}", text(&own));
+
+        // So does a visitor who started signing in: their forms carry their own token.
+        let mut starting = Browser::new(&api);
+        starting.get("/login").await;
+        assert!(starting.cookies.contains_key("lyceum_csrf"));
+        let theirs = starting.get(&path).await;
+        assert!(text(&theirs).contains("OnceLock"));
+
+        // Error pages are not kept: a community that did not exist is there once made.
+        let missing = Browser::new(&api).get("/c/later").await;
+        assert_eq!(missing.status, 404);
+        let alice_token = api.login("alice").await;
+        let created = api
+            .call(
+                "POST",
+                "/api/v1/communities",
+                Some(&alice_token),
+                Some(json!({"name": "later", "title": "Made later", "kind": "qa"})),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+        let found = Browser::new(&api).get("/c/later").await;
+        assert_eq!(found.status, 200, "{}", text(&found));
+
+        // With a period of one second, a kept page is rendered again after it.
+        let mut settings = test_settings();
+        settings.http.anonymous_page_cache_secs = 1;
+        let short = TestApi::new(db, settings).await;
+        let before = Browser::new(&short).get(&path).await;
+        assert!(text(&before).contains("OnceLock"));
+        answer(&short, "Or a `LazyLock`.").await;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let after = Browser::new(&short).get(&path).await;
+        assert!(text(&after).contains("LazyLock"), "{}", text(&after));
+    })
+    .await;
+}

@@ -19,18 +19,30 @@ pub struct LoadResult {
     pub requests: u64,
 }
 
+/// What a load run asks for: the page, its `Accept`, and the `Cookie` of a signed-in
+/// reader (`None`: a visitor without cookies).
+pub struct Page<'a> {
+    pub url: &'a str,
+    pub accept: &'a str,
+    pub cookie: Option<&'a str>,
+}
+
 /// `wrk -t2 -c{connections} -d{seconds}s --latency`, the reference setting.
-pub fn wrk(url: &str, accept: &str, connections: u32, seconds: u64) -> anyhow::Result<LoadResult> {
-    let output = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--latency",
-            "-H",
-            &format!("Accept: {accept}"),
-            url,
-        ])
+pub fn wrk(page: &Page, connections: u32, seconds: u64) -> anyhow::Result<LoadResult> {
+    let mut command = Command::new("wrk");
+    command.args([
+        "-t2",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+        "-H",
+        &format!("Accept: {}", page.accept),
+    ]);
+    if let Some(cookie) = page.cookie {
+        command.args(["-H", &format!("Cookie: {cookie}")]);
+    }
+    let output = command
+        .arg(page.url)
         .output()
         .context("cannot run wrk (Debian: apt-get install wrk)")?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -96,21 +108,23 @@ fn wrk_millis(value: &str) -> anyhow::Result<f64> {
 }
 
 /// Runs `lyceum-bench load` as a child process and reads its JSON line.
-pub fn fixed_rate(url: &str, accept: &str, rate: u32, seconds: u64) -> anyhow::Result<LoadResult> {
-    let output = Command::new(std::env::current_exe()?)
-        .args([
-            "load",
-            "--url",
-            url,
-            "--accept",
-            accept,
-            "--rate",
-            &rate.to_string(),
-            "--seconds",
-            &seconds.to_string(),
-        ])
-        .output()
-        .context("cannot start the load process")?;
+pub fn fixed_rate(page: &Page, rate: u32, seconds: u64) -> anyhow::Result<LoadResult> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command.args([
+        "load",
+        "--url",
+        page.url,
+        "--accept",
+        page.accept,
+        "--rate",
+        &rate.to_string(),
+        "--seconds",
+        &seconds.to_string(),
+    ]);
+    if let Some(cookie) = page.cookie {
+        command.args(["--cookie", cookie]);
+    }
+    let output = command.output().context("cannot start the load process")?;
     if !output.status.success() {
         bail!(
             "the load process failed: {}",
@@ -123,7 +137,13 @@ pub fn fixed_rate(url: &str, accept: &str, rate: u32, seconds: u64) -> anyhow::R
 /// The `load` subcommand: `rate` GETs a second for `seconds`, each started on schedule
 /// whatever the earlier ones are doing (open loop), its latency counted from when it was
 /// due, so a stalled server shows in the figures instead of slowing the load down.
-pub async fn open_loop(url: String, accept: String, rate: u32, seconds: u64) -> anyhow::Result<()> {
+pub async fn open_loop(
+    url: String,
+    accept: String,
+    cookie: Option<String>,
+    rate: u32,
+    seconds: u64,
+) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .timeout(Duration::from_secs(10))
@@ -131,19 +151,20 @@ pub async fn open_loop(url: String, accept: String, rate: u32, seconds: u64) -> 
     let total = u64::from(rate) * seconds;
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
     let accept = Arc::new(accept);
+    let cookie = Arc::new(cookie);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..total {
         let due = started + interval.mul_f64(n as f64);
         tokio::time::sleep_until(due.into()).await;
-        let (client, url, accept) = (client.clone(), url.clone(), accept.clone());
+        let (client, url, accept, cookie) =
+            (client.clone(), url.clone(), accept.clone(), cookie.clone());
         tasks.spawn(async move {
-            let ok = match client
-                .get(&url)
-                .header("accept", accept.as_str())
-                .send()
-                .await
-            {
+            let mut request = client.get(&url).header("accept", accept.as_str());
+            if let Some(cookie) = cookie.as_deref() {
+                request = request.header("cookie", cookie);
+            }
+            let ok = match request.send().await {
                 Ok(response) => {
                     let success = response.status().is_success();
                     success && response.bytes().await.is_ok()

@@ -47,6 +47,9 @@ enum Bench {
         url: String,
         #[arg(long, default_value = "text/html")]
         accept: String,
+        /// A `Cookie` header for every request (a signed-in reader).
+        #[arg(long)]
+        cookie: Option<String>,
         #[arg(long, default_value_t = 500)]
         rate: u32,
         #[arg(long, default_value_t = 10)]
@@ -107,9 +110,10 @@ fn main() -> anyhow::Result<()> {
             Bench::Load {
                 url,
                 accept,
+                cookie,
                 rate,
                 seconds,
-            } => load::open_loop(url, accept, rate, seconds).await,
+            } => load::open_loop(url, accept, cookie, rate, seconds).await,
             Bench::Signing { seconds } => {
                 signing(Duration::from_secs(seconds));
                 Ok(())

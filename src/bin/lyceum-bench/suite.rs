@@ -362,6 +362,8 @@ fn answer_body(n: usize) -> String {
 /// What the seeded database holds, for the phases that use it.
 struct Seeded {
     token: String,
+    /// A session of `benchreader`, a member: what a signed-in browser's cookie holds.
+    reader_session: String,
     thread_with_answers: i64,
     inbox_thread_ap_id: String,
     inbox_thread_id: i64,
@@ -373,25 +375,24 @@ async fn seed(db: &Db, settings: &Settings) -> anyhow::Result<Seeded> {
     let fail = |e: lyceum::error::AppError| anyhow::anyhow!("{}: {}", e.code, e.message);
     let public_url = settings.public_url();
     service::instance::ensure_local_instance(db, &settings.domain).await?;
-    let password = "a benchmark password";
-    service::accounts::create_account(
-        db,
-        &public_url,
-        service::accounts::NewAccount::active("benchadmin", password, AccountRole::Admin),
-    )
-    .await
-    .map_err(fail)?;
-    let issued = service::auth::login(
-        db,
-        &settings.auth,
-        "benchadmin",
-        password,
-        TokenKind::Api,
-        Some("bench".into()),
-    )
-    .await
-    .map_err(fail)?;
-    let session = service::auth::authenticate(db, &issued.secret, TokenKind::Api)
+    // An account signed in once: its token's secret.
+    let signed_in = async |name: &str, role: AccountRole, kind: TokenKind| {
+        let password = "a benchmark password";
+        service::accounts::create_account(
+            db,
+            &public_url,
+            service::accounts::NewAccount::active(name, password, role),
+        )
+        .await
+        .map_err(fail)?;
+        let issued = service::auth::login(db, &settings.auth, name, password, kind, None)
+            .await
+            .map_err(fail)?;
+        anyhow::Ok(issued.secret)
+    };
+    let token = signed_in("benchadmin", AccountRole::Admin, TokenKind::Api).await?;
+    let reader_session = signed_in("benchreader", AccountRole::Member, TokenKind::Session).await?;
+    let session = service::auth::authenticate(db, &token, TokenKind::Api)
         .await
         .map_err(fail)?;
     let community = |name: &str, title: &str| service::communities::NewCommunity {
@@ -456,7 +457,8 @@ async fn seed(db: &Db, settings: &Settings) -> anyhow::Result<Seeded> {
     .await
     .map_err(fail)?;
     Ok(Seeded {
-        token: issued.secret,
+        token,
+        reader_session,
         thread_with_answers,
         inbox_thread_ap_id: inbox_thread.thread.ap_id,
         inbox_thread_id: inbox_thread.thread.id,
@@ -609,30 +611,69 @@ async fn measure_on(
     .await?;
 
     // Reads at fixed concurrency, before the fan-out adds threads.
+    // Visitors without cookies may be served a page kept for a second
+    // (`http.anonymous_page_cache_secs`); a signed-in member's page is rendered for each
+    // request, so the signed-in rows measure the render itself.
+    let thread_path = format!("/t/{}", seeded.thread_with_answers);
+    let member = Some(format!("lyceum_session={}", seeded.reader_session));
     let mut pages = Vec::new();
-    for (what, path, accept) in [
+    for (what, path, accept, cookie) in [
         (
             "thread view (100 answers)",
-            format!("/t/{}", seeded.thread_with_answers),
+            thread_path.clone(),
             "text/html",
+            None,
         ),
-        ("community thread list", "/c/bench".to_owned(), "text/html"),
+        (
+            "thread view (100 answers), signed in",
+            thread_path,
+            "text/html",
+            member.clone(),
+        ),
+        (
+            "community thread list",
+            "/c/bench".to_owned(),
+            "text/html",
+            None,
+        ),
+        (
+            "community thread list, signed in",
+            "/c/bench".to_owned(),
+            "text/html",
+            member,
+        ),
         (
             "Group actor JSON",
             "/c/bench".to_owned(),
             "application/activity+json",
+            None,
         ),
     ] {
         let url = format!("{base}{path}");
-        let check = client.get(&url).header("accept", accept).send().await?;
+        let mut check = client.get(&url).header("accept", accept);
+        if let Some(cookie) = &cookie {
+            check = check.header("cookie", cookie);
+        }
+        let check = check.send().await?;
         ensure!(
             check.status().is_success(),
             "{url} answers {}",
             check.status()
         );
+        let body = check.text().await?;
+        // A session the server did not take would measure the anonymous page instead.
+        ensure!(
+            cookie.is_none() || body.contains("/logout"),
+            "{url} did not show the page of a signed-in member"
+        );
         eprintln!("{backend}: reading {what}");
-        let wrk = load::wrk(&url, accept, 32, options.read_seconds)?;
-        pages.push((what, url, accept, wrk));
+        let page = load::Page {
+            url: &url,
+            accept,
+            cookie: cookie.as_deref(),
+        };
+        let wrk = load::wrk(&page, 32, options.read_seconds)?;
+        pages.push((what, url, accept, cookie, wrk));
     }
 
     // Fan-out: threads posted through the API; each is announced to every follower.
@@ -737,9 +778,14 @@ async fn measure_on(
     // The open-loop runs come last: past a page's capacity, requests pile up (each on its
     // own connection) until they time out, and what they take is a peak of its own.
     let mut reads = Vec::new();
-    for (what, url, accept, wrk) in pages {
+    for (what, url, accept, cookie, wrk) in pages {
         eprintln!("{backend}: {what} at {}/s", options.rate);
-        let fixed = load::fixed_rate(&url, accept, options.rate, options.rate_seconds)?;
+        let page = load::Page {
+            url: &url,
+            accept,
+            cookie: cookie.as_deref(),
+        };
+        let fixed = load::fixed_rate(&page, options.rate, options.rate_seconds)?;
         reads.push((what, wrk, fixed));
     }
     let (_, overload_peak_rss_mb) = server.memory_mb()?;
@@ -975,7 +1021,7 @@ fn print_table(
     );
     for (index, (what, _, _)) in figures[0].reads.iter().enumerate() {
         let target = match *what {
-            "thread view (100 answers)" => Some(4000.0),
+            "thread view (100 answers)" | "thread view (100 answers), signed in" => Some(4000.0),
             "Group actor JSON" => Some(5000.0),
             _ => None,
         };
