@@ -84,8 +84,9 @@ pub struct HttpSettings {
     pub trust_proxy_headers: bool,
     /// Connections open at once at most; more wait in the kernel's listen queue.
     pub max_connections: u32,
-    /// Seconds a thread, community or profile page rendered for a visitor with no cookie
-    /// of Lyceum's is served again to other such visitors; 0 renders every request.
+    /// Seconds a thread, community or profile page rendered for a visitor who is not signed
+    /// in and holds no pre-session token is served again to other such visitors; 0 renders
+    /// every request.
     pub anonymous_page_cache_secs: u64,
 }
 

@@ -164,8 +164,9 @@ enum ObjectPage<'a> {
     Answer(i64),
 }
 
-/// Runs a page outside the page router, rendering its error as a page. A visitor who has
-/// no cookie of Lyceum's may be served the page another such visitor was ([`page_cache`]).
+/// Runs a page outside the page router, rendering its error as a page. A visitor who is not
+/// signed in and holds no pre-session token may be served the page another such visitor
+/// was ([`page_cache`]).
 async fn object_page(
     ctx: &AppContext,
     headers: &HeaderMap,
