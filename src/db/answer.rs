@@ -84,7 +84,7 @@ pub async fn accepted_ids(
 ) -> QueryResult<Vec<(i64, i64)>> {
     on_conn!(conn, |c| {
         answers::table
-            .filter(answers::thread_id.eq_any(thread_ids))
+            .filter(super::id_in(answers::thread_id, thread_ids))
             .filter(answers::accepted.eq(true))
             .filter(answers::deleted.eq(false))
             .order_by(answers::id.asc())

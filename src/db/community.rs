@@ -134,7 +134,7 @@ pub async fn read_by_name(
 pub async fn read_many(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<Community>> {
     on_conn!(conn, |c| {
         communities::table
-            .filter(communities::id.eq_any(ids))
+            .filter(super::id_in(communities::id, ids))
             .select(Community::as_select())
             .load(c)
             .await
@@ -165,7 +165,7 @@ pub async fn list(
 pub async fn member_counts(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
     on_conn!(conn, |c| {
         community_follows::table
-            .filter(community_follows::community_id.eq_any(ids))
+            .filter(super::id_in(community_follows::community_id, ids))
             .filter(community_follows::state.eq(FollowState::Accepted))
             .group_by(community_follows::community_id)
             .select((community_follows::community_id, diesel::dsl::count_star()))
@@ -178,7 +178,7 @@ pub async fn member_counts(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Ve
 pub async fn thread_counts(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
     on_conn!(conn, |c| {
         threads::table
-            .filter(threads::community_id.eq_any(ids))
+            .filter(super::id_in(threads::community_id, ids))
             .filter(threads::deleted.eq(false))
             .filter(threads::removed.eq(false))
             .group_by(threads::community_id)

@@ -78,7 +78,7 @@ pub async fn states_of(
     on_conn!(conn, |c| {
         community_follows::table
             .filter(community_follows::person_id.eq(person_id))
-            .filter(community_follows::community_id.eq_any(community_ids))
+            .filter(super::id_in(community_follows::community_id, community_ids))
             .select((community_follows::community_id, community_follows::state))
             .load(c)
             .await

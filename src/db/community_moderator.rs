@@ -69,7 +69,10 @@ pub async fn moderated_among(
     on_conn!(conn, |c| {
         community_moderators::table
             .filter(community_moderators::person_id.eq(person_id))
-            .filter(community_moderators::community_id.eq_any(community_ids))
+            .filter(super::id_in(
+                community_moderators::community_id,
+                community_ids,
+            ))
             .select(community_moderators::community_id)
             .load(c)
             .await

@@ -293,11 +293,10 @@ pub async fn set_instances_hidden(
     if instance_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = instance_ids.to_vec();
     on_conn!(conn, |c| {
         let authors = || {
             persons::table
-                .filter(persons::instance_id.eq_any(ids.clone()))
+                .filter(super::id_in(persons::instance_id, instance_ids))
                 .select(persons::id)
         };
         let touched: Vec<i64> = answers::table
@@ -344,7 +343,7 @@ pub async fn set_instances_hidden(
         }
         diesel::update(
             communities::table
-                .filter(communities::instance_id.eq_any(ids))
+                .filter(super::id_in(communities::instance_id, instance_ids))
                 .filter(communities::local.eq(false)),
         )
         .set(communities::deleted.eq(hidden))

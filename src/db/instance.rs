@@ -201,7 +201,7 @@ pub async fn domains(
 ) -> QueryResult<std::collections::HashMap<i64, String>> {
     let rows: Vec<(i64, String)> = on_conn!(conn, |c| {
         instances::table
-            .filter(instances::id.eq_any(ids))
+            .filter(super::id_in(instances::id, ids))
             .select((instances::id, instances::domain))
             .load(c)
             .await

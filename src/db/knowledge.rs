@@ -128,7 +128,7 @@ pub async fn accepted_answers(
 ) -> QueryResult<Vec<Answer>> {
     on_conn!(conn, |c| {
         answers::table
-            .filter(answers::thread_id.eq_any(thread_ids))
+            .filter(super::id_in(answers::thread_id, thread_ids))
             .filter(live_accepted())
             .order_by((
                 answers::thread_id.asc(),

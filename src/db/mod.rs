@@ -193,7 +193,7 @@ impl Db {
         let check = async {
             with_conn!(self, |conn| {
                 on_conn!(&mut conn, |c| {
-                    diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+                    diesel::select(fixed_sql::<diesel::sql_types::Integer>("1"))
                         .get_result::<i32>(c)
                         .await?
                 });
@@ -267,6 +267,156 @@ fn sqlite_pool(path: &Path, size: u32, timeout: Duration) -> Result<SqlitePool, 
 pub fn now() -> chrono::NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
     chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::microseconds(1)).unwrap_or(now)
+}
+
+/// `column IN (ids)`, with the ids bound as one parameter: a JSON array read by `json_each`
+/// on SQLite, an array compared with `= ANY` on PostgreSQL. The SQL text is the same for
+/// any number of ids, so the connection keeps it prepared; diesel's `eq_any` writes one
+/// `?` per id on SQLite and prepares such a query again on every call (it marks it unsafe
+/// to cache), which was a seventh of a thread page's server time. Ids are deduplicated.
+pub fn id_in<C>(column: C, ids: &[i64]) -> IdList<C, false> {
+    IdList::new(column, ids)
+}
+
+/// `column NOT IN (ids)`, bound as [`id_in`] binds.
+pub fn id_not_in<C>(column: C, ids: &[i64]) -> IdList<C, true> {
+    IdList::new(column, ids)
+}
+
+/// The expression [`id_in`] and [`id_not_in`] build; `NOT` negates it.
+#[derive(Debug, Clone)]
+pub struct IdList<C, const NOT: bool> {
+    column: C,
+    ids: Vec<i64>,
+    /// The same ids as a JSON array, for SQLite's `json_each`.
+    json: String,
+}
+
+impl<C, const NOT: bool> IdList<C, NOT> {
+    fn new(column: C, ids: &[i64]) -> Self {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned());
+        IdList { column, ids, json }
+    }
+}
+
+impl<C, const NOT: bool> diesel::expression::Expression for IdList<C, NOT> {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<C, QS, const NOT: bool> diesel::expression::AppearsOnTable<QS> for IdList<C, NOT> where
+    C: diesel::expression::AppearsOnTable<QS>
+{
+}
+
+impl<C, QS, const NOT: bool> diesel::expression::SelectableExpression<QS> for IdList<C, NOT> where
+    C: diesel::expression::SelectableExpression<QS>
+{
+}
+
+impl<C, const NOT: bool> diesel::expression::ValidGrouping<()> for IdList<C, NOT>
+where
+    C: diesel::expression::ValidGrouping<()>,
+{
+    type IsAggregate = C::IsAggregate;
+}
+
+impl<C, const NOT: bool> diesel::query_builder::QueryId for IdList<C, NOT>
+where
+    C: diesel::query_builder::QueryId,
+{
+    type QueryId = IdList<C::QueryId, NOT>;
+    const HAS_STATIC_QUERY_ID: bool = C::HAS_STATIC_QUERY_ID;
+}
+
+impl<C, const NOT: bool> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
+    for IdList<C, NOT>
+where
+    C: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> diesel::QueryResult<()> {
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(if NOT { " NOT IN " } else { " IN " });
+        out.push_sql("(SELECT value FROM json_each(");
+        out.push_bind_param::<diesel::sql_types::Text, String>(&self.json)?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+impl<C, const NOT: bool> diesel::query_builder::QueryFragment<diesel::pg::Pg> for IdList<C, NOT>
+where
+    C: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(if NOT { " <> ALL(" } else { " = ANY(" });
+        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::BigInt>, Vec<i64>>(
+            &self.ids,
+        )?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// A fixed SQL fragment of type `ST`, as `diesel::dsl::sql` writes it, but which leaves the
+/// query cacheable: `dsl::sql` marks every query holding it unsafe to cache, so the query
+/// is prepared again on each call. The statement is cached by its SQL text (the fragment
+/// has no static query id, so two queries of one Rust type with different fragments
+/// cannot share a statement).
+pub fn fixed_sql<ST>(sql: &'static str) -> FixedSql<ST> {
+    FixedSql {
+        sql,
+        sql_type: std::marker::PhantomData,
+    }
+}
+
+/// The expression [`fixed_sql`] builds.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedSql<ST> {
+    sql: &'static str,
+    sql_type: std::marker::PhantomData<ST>,
+}
+
+impl<ST: diesel::expression::TypedExpressionType> diesel::expression::Expression for FixedSql<ST> {
+    type SqlType = ST;
+}
+
+impl<ST, QS> diesel::expression::AppearsOnTable<QS> for FixedSql<ST> where
+    FixedSql<ST>: diesel::expression::Expression
+{
+}
+
+impl<ST, QS> diesel::expression::SelectableExpression<QS> for FixedSql<ST> where
+    FixedSql<ST>: diesel::expression::Expression
+{
+}
+
+impl<ST, G> diesel::expression::ValidGrouping<G> for FixedSql<ST> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<ST: 'static> diesel::query_builder::QueryId for FixedSql<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST, DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for FixedSql<ST> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql(self.sql);
+        Ok(())
+    }
 }
 
 /// Table and column names as `schema.rs` declares them, in declaration order, read from
@@ -353,6 +503,93 @@ mod tests {
         assert!(DatabaseLocation::parse("mysql://h/db").is_err());
         assert!(DatabaseLocation::parse(":memory:").is_err());
         assert!(DatabaseLocation::parse("").is_err());
+    }
+
+    /// `id_in` and `id_not_in` select what `IN` and `NOT IN` lists select (duplicates and
+    /// an empty list included), and unlike `eq_any` leave the query cacheable.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn id_lists_select_what_in_lists_select_and_stay_prepared() {
+        use diesel::query_builder::QueryFragment;
+        use diesel::{ExpressionMethods, QueryDsl};
+        use schema::instances;
+        let in_list = |ids: &[i64]| {
+            instances::table
+                .filter(id_in(instances::id, ids))
+                .select(instances::id)
+        };
+        let cacheable = |fragment: &dyn QueryFragment<diesel::sqlite::Sqlite>| {
+            fragment
+                .is_safe_to_cache_prepared(&diesel::sqlite::Sqlite)
+                .expect("walks")
+        };
+        assert!(cacheable(&in_list(&[1, 2, 3])));
+        assert!(cacheable(&in_list(&[])));
+        assert!(!cacheable(
+            &instances::table.filter(instances::id.eq_any([1_i64, 2]))
+        ));
+        assert!(cacheable(&diesel::select(fixed_sql::<
+            diesel::sql_types::Integer,
+        >("1"))));
+        // One SQL text for any number of ids, so one prepared statement serves them all.
+        let sql = |ids: &[i64]| {
+            diesel::debug_query::<diesel::sqlite::Sqlite, _>(&in_list(ids))
+                .to_string()
+                .split(" -- ")
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(sql(&[1]), sql(&[1, 2, 3, 4]));
+
+        crate::testing::for_each_backend(async |db| {
+            let now = now();
+            let result = async {
+                with_conn!(&db, |conn| {
+                    let mut made = Vec::new();
+                    for domain in ["a.example", "b.example", "c.example"] {
+                        made.push(instance::ensure_remote(&mut conn, domain, now).await?.id);
+                    }
+                    let held = &mut conn;
+                    let mut asked = Vec::new();
+                    for ids in [
+                        vec![made[0], made[2], made[0]],
+                        vec![],
+                        vec![made[1], 999_999],
+                    ] {
+                        let inside: Vec<i64> = on_conn!(held, |c| {
+                            instances::table
+                                .filter(id_in(instances::id, &ids))
+                                .order(instances::id)
+                                .select(instances::id)
+                                .load(c)
+                                .await
+                        })?;
+                        let outside: Vec<i64> = on_conn!(held, |c| {
+                            instances::table
+                                .filter(instances::local.eq(false))
+                                .filter(id_not_in(instances::id, &ids))
+                                .order(instances::id)
+                                .select(instances::id)
+                                .load(c)
+                                .await
+                        })?;
+                        asked.push((inside, outside));
+                    }
+                    Ok::<_, DbError>((made, asked))
+                })
+            }
+            .await;
+            let (made, asked) = result.expect("queries run");
+            assert_eq!(
+                asked,
+                vec![
+                    (vec![made[0], made[2]], vec![made[1]]),
+                    (vec![], made.clone()),
+                    (vec![made[1]], vec![made[0], made[2]]),
+                ]
+            );
+        })
+        .await;
     }
 
     #[tokio::test]

@@ -108,7 +108,7 @@ pub async fn list_reports(
             .select(Report::as_select())
             .into_boxed();
         if let Some(ids) = communities {
-            query = query.filter(reports::community_id.eq_any(ids));
+            query = query.filter(super::id_in(reports::community_id, ids));
         }
         query.load(c).await
     })
@@ -229,7 +229,7 @@ pub async fn bans_in_force(
             .select(CommunityBan::as_select())
             .into_boxed();
         if let Some(ids) = communities {
-            query = query.filter(community_bans::community_id.eq_any(ids));
+            query = query.filter(super::id_in(community_bans::community_id, ids));
         }
         query.load(c).await
     })
@@ -290,7 +290,7 @@ pub async fn list_log(
             .select(ModLogEntry::as_select())
             .into_boxed();
         if let Some(ids) = communities {
-            query = query.filter(mod_log::community_id.eq_any(ids));
+            query = query.filter(super::id_in(mod_log::community_id, ids));
         }
         if let Some(before) = before {
             query = query.filter(mod_log::id.lt(before));

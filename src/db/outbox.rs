@@ -89,7 +89,7 @@ pub async fn insert_delivery(
                     // Spelled as the partial index `outbox_deliveries_order` is, so SQLite
                     // can use it without looking at bound values (which it may not: see
                     // `.cargo/config.toml`).
-                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    .filter(super::fixed_sql::<diesel::sql_types::Bool>(
                         "state IN ('pending', 'held')",
                     )),
             ))
@@ -146,7 +146,7 @@ pub async fn claim_due(
     let due = outbox_deliveries::table
         .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
         .filter(outbox_deliveries::next_attempt_at.le(now))
-        .filter(outbox_deliveries::instance_id.ne_all(busy))
+        .filter(super::id_not_in(outbox_deliveries::instance_id, busy))
         .filter(outbox_deliveries::instance_id.eq_any(alive))
         .order((outbox_deliveries::next_attempt_at, outbox_deliveries::id))
         .limit(limit)
@@ -171,7 +171,7 @@ pub async fn claim_due(
         return Ok(Vec::new());
     }
     on_conn!(conn, |c| {
-        diesel::update(outbox_deliveries::table.filter(outbox_deliveries::id.eq_any(&ids)))
+        diesel::update(outbox_deliveries::table.filter(super::id_in(outbox_deliveries::id, &ids)))
             .set((
                 outbox_deliveries::next_attempt_at.eq(lease_until),
                 outbox_deliveries::claimed_until.eq(Some(lease_until)),
@@ -180,7 +180,7 @@ pub async fn claim_due(
             .await?;
         outbox_deliveries::table
             .inner_join(outbox_activities::table)
-            .filter(outbox_deliveries::id.eq_any(&ids))
+            .filter(super::id_in(outbox_deliveries::id, &ids))
             .order(outbox_deliveries::id)
             .select((OutboxDelivery::as_select(), OutboxActivity::as_select()))
             .load(c)
@@ -191,7 +191,7 @@ pub async fn claim_due(
 /// Gives claimed deliveries back: due again at `now`.
 pub async fn release(conn: &mut DbConn<'_>, ids: &[i64], now: NaiveDateTime) -> QueryResult<()> {
     on_conn!(conn, |c| {
-        diesel::update(outbox_deliveries::table.filter(outbox_deliveries::id.eq_any(ids)))
+        diesel::update(outbox_deliveries::table.filter(super::id_in(outbox_deliveries::id, ids)))
             .set((
                 outbox_deliveries::next_attempt_at.eq(now),
                 outbox_deliveries::claimed_until.eq(None::<NaiveDateTime>),
@@ -264,7 +264,7 @@ pub async fn release_orphaned_held(
     on_conn!(conn, |c| {
         diesel::update(
             outbox_deliveries::table.filter(outbox_deliveries::state.eq(DeliveryState::Held).and(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(NO_EARLIER_UNFINISHED),
+                super::fixed_sql::<diesel::sql_types::Bool>(NO_EARLIER_UNFINISHED),
             )),
         )
         .set((
@@ -437,7 +437,7 @@ pub async fn per_instance(
     let rows: Vec<(i64, String, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
         on_conn!(conn, |c| {
             instances::table
-                .filter(instances::id.eq_any(&ids))
+                .filter(super::id_in(instances::id, &ids))
                 .select((
                     instances::id,
                     instances::domain,
@@ -583,7 +583,7 @@ pub async fn park_dead_backlog(
     on_conn!(conn, |c| {
         diesel::update(
             outbox_deliveries::table
-                .filter(outbox_deliveries::instance_id.eq_any(&dead))
+                .filter(super::id_in(outbox_deliveries::instance_id, &dead))
                 .filter(outbox_deliveries::state.eq(DeliveryState::Pending))
                 .filter(outbox_deliveries::next_attempt_at.le(now)),
         )

@@ -89,7 +89,7 @@ pub async fn read_local_by_name(
 pub async fn read_many(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<Person>> {
     on_conn!(conn, |c| {
         persons::table
-            .filter(persons::id.eq_any(ids))
+            .filter(super::id_in(persons::id, ids))
             .select(Person::as_select())
             .load(c)
             .await

@@ -47,7 +47,7 @@ pub async fn tags_of(conn: &mut DbConn<'_>, thread_ids: &[i64]) -> QueryResult<V
     on_conn!(conn, |c| {
         thread_tags::table
             .inner_join(tags::table)
-            .filter(thread_tags::thread_id.eq_any(thread_ids))
+            .filter(super::id_in(thread_tags::thread_id, thread_ids))
             .order_by(tags::name.asc())
             .select((thread_tags::thread_id, tags::name))
             .load(c)

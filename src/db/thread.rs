@@ -104,7 +104,7 @@ pub async fn read(conn: &mut DbConn<'_>, id: i64) -> QueryResult<Thread> {
 pub async fn read_many(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<Thread>> {
     on_conn!(conn, |c| {
         threads::table
-            .filter(threads::id.eq_any(ids))
+            .filter(super::id_in(threads::id, ids))
             .select(Thread::as_select())
             .load(c)
             .await
@@ -258,7 +258,7 @@ pub async fn refresh_answer_counts(conn: &mut DbConn<'_>, id: i64) -> QueryResul
             .filter(answers::removed.eq(false))
             .select((
                 diesel::dsl::count_star(),
-                diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                super::fixed_sql::<diesel::sql_types::BigInt>(
                     "COALESCE(SUM(CASE WHEN accepted THEN 1 ELSE 0 END), 0)",
                 ),
                 diesel::dsl::max(answers::published),

@@ -100,7 +100,7 @@ pub async fn thread_votes_of(
     on_conn!(conn, |c| {
         thread_votes::table
             .filter(thread_votes::person_id.eq(person_id))
-            .filter(thread_votes::thread_id.eq_any(thread_ids))
+            .filter(super::id_in(thread_votes::thread_id, thread_ids))
             .select((thread_votes::thread_id, thread_votes::score))
             .load(c)
             .await
@@ -116,7 +116,7 @@ pub async fn answer_votes_of(
     on_conn!(conn, |c| {
         answer_votes::table
             .filter(answer_votes::person_id.eq(person_id))
-            .filter(answer_votes::answer_id.eq_any(answer_ids))
+            .filter(super::id_in(answer_votes::answer_id, answer_ids))
             .select((answer_votes::answer_id, answer_votes::score))
             .load(c)
             .await

@@ -1,6 +1,6 @@
 //! Page-shaped views of service results, shared by the templates that list them.
 
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime, Timelike};
 
 use crate::db::types::ThreadKind;
 use crate::service::threads::ThreadDetails;
@@ -64,14 +64,23 @@ pub fn plural(n: i64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+// Written from the fields rather than with `format("%Y-%m-%d")`: chrono parses the format
+// string on every call, and a thread page formats two times per answer.
+
 /// A day as people read it: `2026-11-29`.
 pub fn date(at: &NaiveDateTime) -> String {
-    at.format("%Y-%m-%d").to_string()
+    format!("{:04}-{:02}-{:02}", at.year(), at.month(), at.day())
 }
 
 /// The machine-readable form for `<time datetime>` (times are stored in UTC).
 pub fn datetime(at: &NaiveDateTime) -> String {
-    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date(at),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
 }
 
 /// Where a person's page is: ours for local people (`name`), theirs (the actor id) for
@@ -96,4 +105,22 @@ pub fn query<T: serde::de::DeserializeOwned>(
                 "the address has a malformed query",
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_chrono_formats_them() {
+        for at in [
+            "2026-11-29T00:00:00",
+            "0999-01-02T03:04:05.123456",
+            "2026-12-31T23:59:59.999999",
+        ] {
+            let at: NaiveDateTime = at.parse().expect("a time");
+            assert_eq!(date(&at), at.format("%Y-%m-%d").to_string());
+            assert_eq!(datetime(&at), at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        }
+    }
 }
