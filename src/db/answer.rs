@@ -67,14 +67,13 @@ pub async fn read(conn: &mut DbConn<'_>, id: i64) -> QueryResult<Answer> {
 
 /// Every answer of a thread (tombstones included, so replies keep their place), oldest first.
 pub async fn list_for_thread(conn: &mut DbConn<'_>, thread_id: i64) -> QueryResult<Vec<Answer>> {
-    on_conn!(conn, |c| {
+    load_rows!(
+        conn,
         answers::table
             .filter(answers::thread_id.eq(thread_id))
             .order_by((answers::published.asc(), answers::id.asc()))
             .select(Answer::as_select())
-            .load(c)
-            .await
-    })
+    )
 }
 
 /// Ids of the accepted answers of each of `thread_ids`.

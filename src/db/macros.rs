@@ -1,4 +1,5 @@
-//! `with_conn!`, `transaction!` and `on_conn!`: one query text, expanded once per backend.
+//! `with_conn!`, `transaction!`, `on_conn!` and `load_rows!`: one query text, expanded once
+//! per backend.
 
 /// Runs `$body` with `$conn` bound to a [`DbConn`](crate::db::DbConn) from the pool.
 /// Pool errors are converted with `?` into the caller's error type.
@@ -66,6 +67,29 @@ macro_rules! on_conn {
             $crate::db::DbConn::Postgres(inner) => {
                 let $c = &mut **inner;
                 $body
+            }
+        }
+    };
+}
+
+/// Inside `db/`: loads every row of the query `$query` builds, like `on_conn!` with
+/// `.load(c)`, for queries that return many rows. On SQLite the rows become Rust values on
+/// the blocking thread that steps the statement. diesel-async's `load` would first copy
+/// every value of every row into an owned row (`sqlite3_value_dup`) to carry it across
+/// threads: a fifth of a member's thread page (100 answers), measured with `perf`. The
+/// query must own its parameters (`'static`) to go to that thread.
+#[macro_export]
+macro_rules! load_rows {
+    ($conn:expr, $query:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite(inner) => {
+                let query = $query;
+                inner
+                    .spawn_blocking(move |c| diesel::RunQueryDsl::load(query, c))
+                    .await
+            }
+            $crate::db::DbConn::Postgres(inner) => {
+                diesel_async::RunQueryDsl::load($query, &mut **inner).await
             }
         }
     };

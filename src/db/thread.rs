@@ -309,7 +309,7 @@ pub async fn count_new_answer(
 
 /// One page of a community's live (not deleted or removed) threads.
 pub async fn list(conn: &mut DbConn<'_>, q: &ThreadQuery<'_>) -> QueryResult<Vec<Thread>> {
-    on_conn!(conn, |c| {
+    load_rows!(conn, {
         let mut query = threads::table
             .filter(threads::community_id.eq(q.community_id))
             .filter(threads::deleted.eq(false))
@@ -360,7 +360,7 @@ pub async fn list(conn: &mut DbConn<'_>, q: &ThreadQuery<'_>) -> QueryResult<Vec
             ),
             _ => query,
         };
-        query.load(c).await
+        query
     })
 }
 
