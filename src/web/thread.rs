@@ -132,7 +132,10 @@ fn render_tree(nodes: &[AnswerNode], cx: &TreeContext<'_>) -> Result<String, App
     if nodes.is_empty() {
         return Ok(String::new());
     }
-    let mut html = String::from("<ol class=\"answers\">");
+    // An answer with a member's forms is about 2.5 KB of HTML; rendered into one buffer
+    // sized for them, not into a string per answer copied onto a growing one.
+    let mut html = String::with_capacity(nodes.len() * 2560 + 32);
+    html.push_str("<ol class=\"answers\">");
     for node in nodes {
         let a = &node.answer;
         let what = format!("answer by {}", node.author_handle);
@@ -161,7 +164,9 @@ fn render_tree(nodes: &[AnswerNode], cx: &TreeContext<'_>) -> Result<String, App
             node,
             cx,
         };
-        html.push_str(&template.render().map_err(AppError::internal)?);
+        template
+            .render_into(&mut html)
+            .map_err(AppError::internal)?;
     }
     html.push_str("</ol>");
     Ok(html)
