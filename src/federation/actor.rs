@@ -1,6 +1,6 @@
 //! Actors as `activitypub_federation` sees them: any actor we know (local or remote
 //! person, community, or our instance actor), read from the database by id or fetched and
-//! stored; the library verifies inbox signatures and signs fetches with them.
+//! stored; inbox signatures are verified and fetches signed with their keys.
 
 use activitypub_federation::config::Data;
 use activitypub_federation::traits::{Actor, Object};

@@ -1,18 +1,17 @@
 //! The inboxes (`/inbox`, `/c/{name}/inbox`, `/u/{name}/inbox`): size, media type and JSON
-//! checks first, then `activitypub_federation` verifies the Digest and the HTTP signature
-//! against the actor's key, then `receive` applies the activity.
+//! checks first, then the Digest and the HTTP signature against the actor's key, then
+//! `receive` applies the activity.
 
 use std::time::Duration;
 
-use activitypub_federation::axum::inbox::{ActivityData, receive_activity};
 use activitypub_federation::config::Data;
-use activitypub_federation::traits::Activity;
-use async_trait::async_trait;
-use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request};
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::traits::Actor;
+use axum::body::Bytes;
+use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
@@ -69,36 +68,6 @@ impl InboxActivity {
             raw,
             inbound,
         })
-    }
-}
-
-impl<'de> Deserialize<'de> for InboxActivity {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Value::deserialize(d)?;
-        InboxActivity::from_value(raw).map_err(serde::de::Error::custom)
-    }
-}
-
-#[async_trait]
-impl Activity for InboxActivity {
-    type DataType = AppContext;
-    type Error = AppError;
-
-    fn id(&self) -> &Url {
-        &self.id
-    }
-
-    fn actor(&self) -> &Url {
-        &self.actor
-    }
-
-    async fn verify(&self, _data: &Data<AppContext>) -> AppResult<()> {
-        // Origin and permission checks depend on the stored objects; `receive` makes them.
-        Ok(())
-    }
-
-    async fn receive(self, data: &Data<AppContext>) -> AppResult<()> {
-        super::receive::receive(self, data).await
     }
 }
 
@@ -190,20 +159,21 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
     if let Err((code, message)) = check_signature_date(&parts.headers, chrono::Utc::now()) {
         return refuse(ErrorKind::Unauthorized, code, message);
     }
-    let rebuilt = Request::from_parts(parts, Body::from(bytes));
-    let activity_data = match ActivityData::from_request(rebuilt, &()).await {
-        Ok(d) => d,
-        Err(response) => return response,
-    };
+    // For the log and the revival after the activity itself is consumed.
+    let (id, kind, actor) = (
+        activity.id.clone(),
+        activity.kind.clone(),
+        activity.actor.clone(),
+    );
     let received = tokio::time::timeout(
         PROCESSING_TIMEOUT,
-        receive_activity::<InboxActivity, KnownActor, AppContext>(activity_data, &data),
+        verify_and_receive(activity, &parts, &bytes, &data),
     )
     .await;
     match received {
         Ok(Ok(())) => {
             // The sender is alive: deliveries to it resume if it was marked dead.
-            let domain = authority(&activity.actor).to_ascii_lowercase();
+            let domain = authority(&actor).to_ascii_lowercase();
             let revived = async {
                 crate::with_conn!(&data.db, |conn| crate::db::outbox::revive(
                     &mut conn, &domain
@@ -220,8 +190,8 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
         }
         Ok(Err(err)) => {
             tracing::info!(
-                activity = %activity.id,
-                kind = %activity.kind,
+                activity = %id,
+                kind = %kind,
                 code = err.code,
                 status = err.status().as_u16(),
                 "activity refused"
@@ -240,6 +210,69 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
             response
         }
     }
+}
+
+/// Verifies what activitypub_federation's `receive_activity` verifies, in its order, then
+/// applies the activity: the Digest against the body, the activity's id as a URL we may
+/// take, the actor (stored, or fetched), and the signature against the actor's key
+/// (whatever key the `keyId` names), covering the Digest and at most an hour old. Done
+/// here rather than by the library because it verifies with the RustCrypto `rsa` crate,
+/// which took 10 % of the server's CPU per received activity (about 9x what aws-lc-rs,
+/// our signer, takes; "Profiles" in docs/benchmarks.md), parses the activity a second
+/// time, and asks the federation policy about the sender's domain again. aws-lc-rs also
+/// reads PKCS#1 keys (`BEGIN RSA PUBLIC KEY`, as Mobilizon publishes), which the library
+/// refused.
+async fn verify_and_receive(
+    activity: InboxActivity,
+    parts: &Parts,
+    body: &[u8],
+    data: &Data<AppContext>,
+) -> AppResult<()> {
+    let digest = parts
+        .headers
+        .get("digest")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !super::signing::digest_matches(digest, body) {
+        return Err(AppError::unauthorized(
+            "digest_invalid",
+            "the Digest header is missing or does not match the body",
+        ));
+    }
+    // The policy was asked in `post_inbox`; the rest of the library's URL check.
+    super::url_guard::check_url(&activity.id, data.settings.federation.debug).map_err(
+        |refusal| AppError::forbidden("url_refused", format!("the URL is refused: {refusal}")),
+    )?;
+    let actor = ObjectId::<KnownActor>::from(activity.actor.clone())
+        .dereference(data)
+        .await?;
+    let config = http_signature_normalization::Config::new()
+        .require_digest()
+        // One hour, as `SIGNATURE_DATE_WINDOW` (checked in `post_inbox`) and the library.
+        .set_expiration(Duration::from_secs(3600));
+    let unverified = super::signing::begin_verify(
+        &config,
+        &parts.headers,
+        &parts.method,
+        &parts.uri,
+        &data.settings.domain,
+    )
+    .map_err(|e| {
+        AppError::unauthorized(
+            "signature_invalid",
+            format!("the HTTP signature could not be verified: {e}"),
+        )
+    })?;
+    let key = actor.public_key_pem();
+    if !unverified.verify(|signature, signed| {
+        super::signing::verify_rsa_sha256(key, signed.as_bytes(), signature)
+    }) {
+        return Err(AppError::unauthorized(
+            "signature_invalid",
+            "the HTTP signature could not be verified",
+        ));
+    }
+    super::receive::receive(activity, data).await
 }
 
 /// An unsigned request is refused before anything is fetched. RFC 9421 signatures are not

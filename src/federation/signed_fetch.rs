@@ -4,7 +4,6 @@
 //! `#`-fragment keyId, which Mastodon's and GoToSocial's GETs lack (spec §8.2), so GETs are
 //! verified here: `(request-target)`, `host` and `date` signed, within an hour.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use activitypub_federation::config::Data;
@@ -113,19 +112,10 @@ pub fn begin_verify(
         .get("signature")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| unauthorized("the request has no signature"))?;
-    let mut map = BTreeMap::new();
-    for (name, value) in headers {
-        if let Ok(value) = value.to_str() {
-            map.insert(name.as_str().to_owned(), value.to_owned());
-        }
-    }
-    map.entry("host".to_owned())
-        .or_insert_with(|| domain.to_owned());
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let unverified = http_signature_normalization::Config::new()
+    let config = http_signature_normalization::Config::new()
         .mastodon_compat()
-        .set_expiration(Duration::from_secs(3600))
-        .begin_verify(method.as_str(), path, map)
+        .set_expiration(Duration::from_secs(3600));
+    let unverified = super::signing::begin_verify(&config, headers, method, uri, domain)
         .map_err(|e| unauthorized(&format!("the signature cannot be checked: {e}")))?;
     let signed = parameter(signature, "headers").unwrap_or_default();
     if !signed.split_whitespace().any(|h| h == "(request-target)") {

@@ -1,6 +1,7 @@
-//! Outgoing HTTP signatures (draft-cavage, as Mastodon and Lemmy expect), signed with
-//! aws-lc-rs: RSA signing is the cost of every delivery, and aws-lc-rs is several times
-//! faster than the pure-Rust `rsa` crate the federation library signs with.
+//! HTTP signatures (draft-cavage, as Mastodon and Lemmy expect), made and checked with
+//! aws-lc-rs: RSA is the cost of every delivery and of every received activity, and
+//! aws-lc-rs is several times faster than the pure-Rust `rsa` crate the federation library
+//! signs and verifies with.
 
 use std::collections::BTreeMap;
 
@@ -123,6 +124,47 @@ pub fn digest_header(body: &[u8]) -> String {
     format!("SHA-256={}", BASE64.encode(Sha256::digest(body)))
 }
 
+/// Whether a received `Digest` header vouches for `body`: it names at least one digest and
+/// each is `SHA-256=<base64>` of the body (spec §8.1: as Mastodon, no other algorithm).
+pub fn digest_matches(header: &str, body: &[u8]) -> bool {
+    let expected = BASE64.encode(Sha256::digest(body));
+    // Parameters after `;` are not part of any digest (as activitypub_federation reads it).
+    let digests = header.split(';').next().unwrap_or_default();
+    let mut parts = digests.split(',').map(str::trim).peekable();
+    parts.peek().is_some_and(|first| !first.is_empty())
+        && parts.all(|part| {
+            part.split_once('=').is_some_and(|(algorithm, value)| {
+                algorithm.trim().eq_ignore_ascii_case("SHA-256") && value.trim() == expected
+            })
+        })
+}
+
+/// Reads a received request's draft-cavage signature for verification against the
+/// signer's key: `config` says which headers must be signed and how old the signature may
+/// be. `domain` stands in for a `Host` the request lacks (HTTP/2 has none, and some
+/// proxies drop it), as activitypub_federation does.
+pub fn begin_verify(
+    config: &http_signature_normalization::Config,
+    headers: &axum::http::HeaderMap,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    domain: &str,
+) -> Result<
+    http_signature_normalization::verify::Unverified,
+    http_signature_normalization::PrepareVerifyError,
+> {
+    let mut map = BTreeMap::new();
+    for (name, value) in headers {
+        if let Ok(value) = value.to_str() {
+            map.insert(name.as_str().to_owned(), value.to_owned());
+        }
+    }
+    map.entry("host".to_owned())
+        .or_insert_with(|| domain.to_owned());
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    config.begin_verify(method.as_str(), path, map)
+}
+
 /// The headers of a signed POST of `body` to `inbox`: `Date`, `Host`, `Digest`,
 /// `Content-Type` and a `Signature` over `(request-target) content-type date digest host`
 /// with `keyId="<actor>#main-key"`.
@@ -208,6 +250,39 @@ mod tests {
         assert!(verify_rsa_sha256(&pair.public_key, b"message", &sig));
         assert!(!verify_rsa_sha256(&pair.public_key, b"other", &sig));
         assert!(!verify_rsa_sha256(&other.public_key, b"message", &sig));
+    }
+
+    #[test]
+    fn digests_are_checked_as_mastodon_checks_them() {
+        let body = br#"{"type":"Follow"}"#;
+        let good = digest_header(body);
+        assert!(digest_matches(&good, body));
+        assert!(digest_matches(&good.replace("SHA-256", "sha-256"), body));
+        assert!(digest_matches(&format!("{good}, {good}"), body));
+        assert!(!digest_matches(&good, br#"{"type":"Block"}"#));
+        assert!(!digest_matches("", body));
+        assert!(!digest_matches("SHA-256", body));
+        assert!(!digest_matches(&good.replace("SHA-256", "MD5"), body));
+        // Another algorithm beside a good SHA-256 is refused, as Mastodon refuses it.
+        assert!(!digest_matches(&format!("{good},SHA-512=AAAA"), body));
+    }
+
+    /// Mobilizon publishes PKCS#1 keys (`BEGIN RSA PUBLIC KEY`,
+    /// fixtures/mobilizon/objects/person.json); the library's verifier read only SPKI.
+    #[test]
+    fn pkcs1_public_keys_verify_as_spki_ones_do() {
+        use rsa::pkcs1::EncodeRsaPublicKey;
+        use rsa::pkcs8::DecodePublicKey;
+        let pair = activitypub_federation::http_signatures::generate_actor_keypair().expect("keys");
+        let pkcs1 = rsa::RsaPublicKey::from_public_key_pem(&pair.public_key)
+            .expect("spki")
+            .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+            .expect("pkcs1");
+        assert!(pkcs1.starts_with("-----BEGIN RSA PUBLIC KEY-----"));
+        let key = SigningKey::from_pkcs8_pem(&pair.private_key).expect("parses");
+        let sig = key.sign(b"message").expect("signs");
+        assert!(verify_rsa_sha256(&pkcs1, b"message", &sig));
+        assert!(!verify_rsa_sha256(&pkcs1, b"other", &sig));
     }
 
     #[test]
