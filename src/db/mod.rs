@@ -419,6 +419,48 @@ impl<ST, DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> 
     }
 }
 
+/// `query` (an UPDATE, or an upsert) kept prepared between executions, as a SELECT is.
+/// diesel prepares every UPDATE and every `ON CONFLICT ... DO UPDATE` again on each
+/// execution (their SQL may change with their values: a changeset leaves its `None` fields
+/// out), which on the delivery and inbox paths, where one statement runs for every
+/// delivery or activity, is a compile of the statement each time. Kept by its SQL text and
+/// bind types (the wrapper has no static query id), a statement is only reused for the
+/// same text, so a changeset of another shape gets a statement of its own. For statements
+/// of a fixed shape only: every shape stays in the connection's cache.
+pub fn keep_prepared<Q>(query: Q) -> KeepPrepared<Q> {
+    KeepPrepared(query)
+}
+
+/// The statement [`keep_prepared`] wraps.
+#[derive(Debug, Clone, Copy)]
+pub struct KeepPrepared<Q>(Q);
+
+impl<Q> diesel::query_builder::QueryId for KeepPrepared<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for KeepPrepared<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for KeepPrepared<Q>
+where
+    Q: diesel::query_builder::QueryFragment<DB>,
+    DB: diesel::backend::Backend,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
 /// Table and column names as `schema.rs` declares them, in declaration order, read from
 /// the SQL diesel generates for `SELECT *` (the schema tests compare them with the database).
 #[cfg(test)]
@@ -586,6 +628,81 @@ mod tests {
                     (vec![made[0], made[2]], vec![made[1]]),
                     (vec![], made.clone()),
                     (vec![made[1]], vec![made[0], made[2]]),
+                ]
+            );
+        })
+        .await;
+    }
+
+    /// `keep_prepared` makes an UPDATE cacheable, and one Rust type whose changeset takes
+    /// two shapes (an optional field set or left out) gets a statement per shape.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kept_writes_are_cacheable_and_each_shape_has_its_statement() {
+        use chrono::NaiveDateTime;
+        use diesel::query_builder::QueryFragment;
+        use diesel::{ExpressionMethods, NullableExpressionMethods, QueryDsl};
+        use schema::instances;
+        let mark = |id: i64, seen: NaiveDateTime, dead: Option<NaiveDateTime>| {
+            diesel::update(instances::table.find(id)).set((
+                instances::last_success_at.eq(Some(seen)),
+                dead.map(|d| instances::dead_since.eq(Some(d))),
+            ))
+        };
+        let t = now();
+        for backend_cacheable in [
+            mark(1, t, None).is_safe_to_cache_prepared(&diesel::sqlite::Sqlite),
+            mark(1, t, None).is_safe_to_cache_prepared(&diesel::pg::Pg),
+        ] {
+            assert!(!backend_cacheable.expect("walks"), "diesel's own choice");
+        }
+        assert!(
+            keep_prepared(mark(1, t, None))
+                .is_safe_to_cache_prepared(&diesel::sqlite::Sqlite)
+                .expect("walks")
+        );
+        crate::testing::for_each_backend(async |db| {
+            let (t1, t2, t3) = (
+                t - chrono::Duration::hours(3),
+                t - chrono::Duration::hours(2),
+                t - chrono::Duration::hours(1),
+            );
+            let rows = async {
+                with_conn!(&db, |conn| {
+                    let id = instance::ensure_remote(&mut conn, "kept.example", t)
+                        .await?
+                        .id;
+                    let held = &mut conn;
+                    let mut seen = Vec::new();
+                    // Each shape twice, alternated, so a statement is reused for each.
+                    for (at, dead) in [(t1, Some(t1)), (t2, None), (t3, Some(t3)), (t, None)] {
+                        on_conn!(held, |c| {
+                            keep_prepared(mark(id, at, dead)).execute(c).await
+                        })?;
+                        let row: (Option<NaiveDateTime>, Option<NaiveDateTime>) =
+                            on_conn!(held, |c| {
+                                instances::table
+                                    .find(id)
+                                    .select((
+                                        instances::last_success_at.nullable(),
+                                        instances::dead_since.nullable(),
+                                    ))
+                                    .first(c)
+                                    .await
+                            })?;
+                        seen.push(row);
+                    }
+                    Ok::<_, DbError>(seen)
+                })
+            }
+            .await
+            .expect("updates run");
+            assert_eq!(
+                rows,
+                vec![
+                    (Some(t1), Some(t1)),
+                    (Some(t2), Some(t1)),
+                    (Some(t3), Some(t3)),
+                    (Some(t), Some(t3)),
                 ]
             );
         })

@@ -171,13 +171,17 @@ pub async fn claim_due(
         return Ok(Vec::new());
     }
     on_conn!(conn, |c| {
-        diesel::update(outbox_deliveries::table.filter(super::id_in(outbox_deliveries::id, &ids)))
+        super::keep_prepared(
+            diesel::update(
+                outbox_deliveries::table.filter(super::id_in(outbox_deliveries::id, &ids)),
+            )
             .set((
                 outbox_deliveries::next_attempt_at.eq(lease_until),
                 outbox_deliveries::claimed_until.eq(Some(lease_until)),
-            ))
-            .execute(c)
-            .await?;
+            )),
+        )
+        .execute(c)
+        .await?;
         outbox_deliveries::table
             .inner_join(outbox_activities::table)
             .filter(super::id_in(outbox_deliveries::id, &ids))
@@ -223,15 +227,17 @@ pub async fn release_next_held(
     })?;
     if let Some(id) = next {
         on_conn!(conn, |c| {
-            diesel::update(
-                outbox_deliveries::table
-                    .find(id)
-                    .filter(outbox_deliveries::state.eq(DeliveryState::Held)),
+            super::keep_prepared(
+                diesel::update(
+                    outbox_deliveries::table
+                        .find(id)
+                        .filter(outbox_deliveries::state.eq(DeliveryState::Held)),
+                )
+                .set((
+                    outbox_deliveries::state.eq(DeliveryState::Pending),
+                    outbox_deliveries::next_attempt_at.eq(now),
+                )),
             )
-            .set((
-                outbox_deliveries::state.eq(DeliveryState::Pending),
-                outbox_deliveries::next_attempt_at.eq(now),
-            ))
             .execute(c)
             .await
         })?;
@@ -311,19 +317,19 @@ pub async fn record_attempt(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     on_conn!(conn, |c| {
-        diesel::update(outbox_deliveries::table.find(id))
-            .set((
-                outbox_deliveries::state.eq(outcome.state),
-                outbox_deliveries::attempts.eq(outbox_deliveries::attempts + 1i64),
-                outbox_deliveries::next_attempt_at.eq(outcome.next_attempt_at),
-                outbox_deliveries::last_attempt_at.eq(Some(now)),
-                outbox_deliveries::last_status.eq(outcome.status),
-                outbox_deliveries::last_error.eq(outcome.error.as_deref()),
-                outbox_deliveries::claimed_until.eq(None::<NaiveDateTime>),
-                outbox_deliveries::updated_at.eq(now),
-            ))
-            .execute(c)
-            .await
+        // One per delivery: kept prepared (`keep_prepared`).
+        super::keep_prepared(diesel::update(outbox_deliveries::table.find(id)).set((
+            outbox_deliveries::state.eq(outcome.state),
+            outbox_deliveries::attempts.eq(outbox_deliveries::attempts + 1i64),
+            outbox_deliveries::next_attempt_at.eq(outcome.next_attempt_at),
+            outbox_deliveries::last_attempt_at.eq(Some(now)),
+            outbox_deliveries::last_status.eq(outcome.status),
+            outbox_deliveries::last_error.eq(outcome.error.as_deref()),
+            outbox_deliveries::claimed_until.eq(None::<NaiveDateTime>),
+            outbox_deliveries::updated_at.eq(now),
+        )))
+        .execute(c)
+        .await
     })?;
     Ok(())
 }
@@ -486,18 +492,20 @@ pub async fn instance_answered(
     use super::schema::instances;
     let recently = now - chrono::Duration::seconds(60);
     on_conn!(conn, |c| {
-        diesel::update(
-            instances::table.find(instance_id).filter(
-                instances::last_success_at
-                    .is_null()
-                    .or(instances::last_success_at.lt(recently))
-                    .or(instances::dead_since.is_not_null()),
-            ),
+        super::keep_prepared(
+            diesel::update(
+                instances::table.find(instance_id).filter(
+                    instances::last_success_at
+                        .is_null()
+                        .or(instances::last_success_at.lt(recently))
+                        .or(instances::dead_since.is_not_null()),
+                ),
+            )
+            .set((
+                instances::last_success_at.eq(Some(now)),
+                instances::dead_since.eq(None::<NaiveDateTime>),
+            )),
         )
-        .set((
-            instances::last_success_at.eq(Some(now)),
-            instances::dead_since.eq(None::<NaiveDateTime>),
-        ))
         .execute(c)
         .await
     })?;
@@ -538,6 +546,19 @@ pub async fn mark_dead_if_silent(
 /// dead ([`park_dead_backlog`]) are due now. Returns whether it was dead.
 pub async fn revive(conn: &mut DbConn<'_>, domain: &str) -> QueryResult<bool> {
     use super::schema::instances;
+    // Asked for every received activity, and the sender is almost never dead: a read
+    // first, since even an update of no row takes SQLite's one write lock.
+    let dead = instances::table
+        .filter(instances::domain.eq(domain))
+        .filter(instances::dead_since.is_not_null());
+    let is_dead: bool = on_conn!(conn, |c| {
+        diesel::select(diesel::dsl::exists(dead))
+            .get_result(c)
+            .await
+    })?;
+    if !is_dead {
+        return Ok(false);
+    }
     let revived = on_conn!(conn, |c| {
         diesel::update(
             instances::table
@@ -802,6 +823,9 @@ mod tests {
                     let claimed =
                         claim_due(&mut conn, now, now + chrono::Duration::minutes(1), 10, &[])
                             .await?;
+                    // A live instance and an unknown one are not revived.
+                    assert!(!revive(&mut conn, "live.example").await?);
+                    assert!(!revive(&mut conn, "unknown.example").await?);
                     let revived = revive(&mut conn, "dead.example").await?;
                     let after_revival = deliveries_of(&mut conn, &activity.ap_id).await?;
                     let parked_again =

@@ -296,14 +296,17 @@ pub async fn count_new_answer(
     published: NaiveDateTime,
 ) -> QueryResult<Thread> {
     on_conn!(conn, |c| {
-        diesel::update(threads::table.find(locked.id))
-            .set((
-                threads::answer_count.eq(threads::answer_count + 1),
-                threads::last_activity_at.eq(locked.last_activity_at.max(published)),
-            ))
-            .returning(Thread::as_returning())
-            .get_result(c)
-            .await
+        // One per answer, local or received: kept prepared (`keep_prepared`).
+        super::keep_prepared(
+            diesel::update(threads::table.find(locked.id))
+                .set((
+                    threads::answer_count.eq(threads::answer_count + 1),
+                    threads::last_activity_at.eq(locked.last_activity_at.max(published)),
+                ))
+                .returning(Thread::as_returning()),
+        )
+        .get_result(c)
+        .await
     })
 }
 
