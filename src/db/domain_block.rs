@@ -77,7 +77,7 @@ pub async fn is_blocked(conn: &mut DbConn<'_>, authority: &str) -> QueryResult<b
 pub async fn blocked_among(conn: &mut DbConn<'_>, domains: &[String]) -> QueryResult<Vec<String>> {
     on_conn!(conn, |c| {
         domain_blocks::table
-            .filter(domain_blocks::domain.eq_any(domains))
+            .filter(super::text_in(domain_blocks::domain, domains))
             .select(domain_blocks::domain)
             .load(c)
             .await

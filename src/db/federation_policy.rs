@@ -142,7 +142,7 @@ pub async fn is_partner(conn: &mut DbConn<'_>, authority: &str) -> QueryResult<b
     let candidates = allow_candidates(authority);
     let found: i64 = on_conn!(conn, |c| {
         domain_allows::table
-            .filter(domain_allows::domain.eq_any(&candidates))
+            .filter(super::text_in(domain_allows::domain, &candidates))
             .count()
             .get_result(c)
             .await
@@ -229,7 +229,7 @@ pub async fn standings(conn: &mut DbConn<'_>, authorities: &[String]) -> QueryRe
         let candidates: Vec<String> = chunk.iter().flat_map(|a| allow_candidates(a)).collect();
         let found: Vec<String> = on_conn!(conn, |c| {
             domain_allows::table
-                .filter(domain_allows::domain.eq_any(&candidates))
+                .filter(super::text_in(domain_allows::domain, &candidates))
                 .select(domain_allows::domain)
                 .load(c)
                 .await

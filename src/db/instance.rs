@@ -166,7 +166,7 @@ pub async fn ensure_remotes(
     for chunk in domains.chunks(500) {
         let known: Vec<(String, i64)> = on_conn!(conn, |c| {
             instances::table
-                .filter(instances::domain.eq_any(chunk))
+                .filter(super::text_in(instances::domain, chunk))
                 .select((instances::domain, instances::id))
                 .load(c)
                 .await

@@ -274,65 +274,88 @@ pub fn now() -> chrono::NaiveDateTime {
 /// any number of ids, so the connection keeps it prepared; diesel's `eq_any` writes one
 /// `?` per id on SQLite and prepares such a query again on every call (it marks it unsafe
 /// to cache), which was a seventh of a thread page's server time. Ids are deduplicated.
-pub fn id_in<C>(column: C, ids: &[i64]) -> IdList<C, false> {
-    IdList::new(column, ids)
+pub fn id_in<C>(column: C, ids: &[i64]) -> InList<C, false, i64> {
+    InList::new(column, ids)
 }
 
 /// `column NOT IN (ids)`, bound as [`id_in`] binds.
-pub fn id_not_in<C>(column: C, ids: &[i64]) -> IdList<C, true> {
-    IdList::new(column, ids)
+pub fn id_not_in<C>(column: C, ids: &[i64]) -> InList<C, true, i64> {
+    InList::new(column, ids)
 }
 
-/// The expression [`id_in`] and [`id_not_in`] build; `NOT` negates it.
+/// `column IN (texts)` for a text column, bound as [`id_in`] binds (the federation policy
+/// asks it of every received activity and every batch of deliveries).
+pub fn text_in<C>(column: C, texts: &[String]) -> InList<C, false, String> {
+    InList::new(column, texts)
+}
+
+/// What an [`InList`] may hold, with its SQL type for PostgreSQL's array.
+pub trait ListValue: serde::Serialize + Ord + Clone {
+    type SqlType: diesel::sql_types::SqlType + diesel::sql_types::SingleValue;
+}
+
+impl ListValue for i64 {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl ListValue for String {
+    type SqlType = diesel::sql_types::Text;
+}
+
+/// The expression [`id_in`], [`id_not_in`] and [`text_in`] build; `NOT` negates it.
 #[derive(Debug, Clone)]
-pub struct IdList<C, const NOT: bool> {
+pub struct InList<C, const NOT: bool, T> {
     column: C,
-    ids: Vec<i64>,
-    /// The same ids as a JSON array, for SQLite's `json_each`.
+    values: Vec<T>,
+    /// The same values as a JSON array, for SQLite's `json_each`.
     json: String,
 }
 
-impl<C, const NOT: bool> IdList<C, NOT> {
-    fn new(column: C, ids: &[i64]) -> Self {
-        let mut ids = ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
-        let json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned());
-        IdList { column, ids, json }
+impl<C, const NOT: bool, T: ListValue> InList<C, NOT, T> {
+    fn new(column: C, values: &[T]) -> Self {
+        let mut values = values.to_vec();
+        values.sort_unstable();
+        values.dedup();
+        let json = serde_json::to_string(&values).unwrap_or_else(|_| "[]".to_owned());
+        InList {
+            column,
+            values,
+            json,
+        }
     }
 }
 
-impl<C, const NOT: bool> diesel::expression::Expression for IdList<C, NOT> {
+impl<C, const NOT: bool, T> diesel::expression::Expression for InList<C, NOT, T> {
     type SqlType = diesel::sql_types::Bool;
 }
 
-impl<C, QS, const NOT: bool> diesel::expression::AppearsOnTable<QS> for IdList<C, NOT> where
+impl<C, QS, const NOT: bool, T> diesel::expression::AppearsOnTable<QS> for InList<C, NOT, T> where
     C: diesel::expression::AppearsOnTable<QS>
 {
 }
 
-impl<C, QS, const NOT: bool> diesel::expression::SelectableExpression<QS> for IdList<C, NOT> where
+impl<C, QS, const NOT: bool, T> diesel::expression::SelectableExpression<QS> for InList<C, NOT, T> where
     C: diesel::expression::SelectableExpression<QS>
 {
 }
 
-impl<C, const NOT: bool> diesel::expression::ValidGrouping<()> for IdList<C, NOT>
+impl<C, const NOT: bool, T> diesel::expression::ValidGrouping<()> for InList<C, NOT, T>
 where
     C: diesel::expression::ValidGrouping<()>,
 {
     type IsAggregate = C::IsAggregate;
 }
 
-impl<C, const NOT: bool> diesel::query_builder::QueryId for IdList<C, NOT>
+impl<C, const NOT: bool, T: 'static> diesel::query_builder::QueryId for InList<C, NOT, T>
 where
     C: diesel::query_builder::QueryId,
 {
-    type QueryId = IdList<C::QueryId, NOT>;
+    type QueryId = InList<C::QueryId, NOT, T>;
     const HAS_STATIC_QUERY_ID: bool = C::HAS_STATIC_QUERY_ID;
 }
 
-impl<C, const NOT: bool> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
-    for IdList<C, NOT>
+impl<C, const NOT: bool, T> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
+    for InList<C, NOT, T>
 where
     C: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
 {
@@ -349,9 +372,13 @@ where
     }
 }
 
-impl<C, const NOT: bool> diesel::query_builder::QueryFragment<diesel::pg::Pg> for IdList<C, NOT>
+impl<C, const NOT: bool, T> diesel::query_builder::QueryFragment<diesel::pg::Pg>
+    for InList<C, NOT, T>
 where
     C: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+    T: ListValue,
+    diesel::pg::Pg: diesel::sql_types::HasSqlType<T::SqlType>,
+    Vec<T>: diesel::serialize::ToSql<diesel::sql_types::Array<T::SqlType>, diesel::pg::Pg>,
 {
     fn walk_ast<'b>(
         &'b self,
@@ -359,9 +386,7 @@ where
     ) -> diesel::QueryResult<()> {
         self.column.walk_ast(out.reborrow())?;
         out.push_sql(if NOT { " <> ALL(" } else { " = ANY(" });
-        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::BigInt>, Vec<i64>>(
-            &self.ids,
-        )?;
+        out.push_bind_param::<diesel::sql_types::Array<T::SqlType>, Vec<T>>(&self.values)?;
         out.push_sql(")");
         Ok(())
     }
@@ -547,8 +572,9 @@ mod tests {
         assert!(DatabaseLocation::parse("").is_err());
     }
 
-    /// `id_in` and `id_not_in` select what `IN` and `NOT IN` lists select (duplicates and
-    /// an empty list included), and unlike `eq_any` leave the query cacheable.
+    /// `id_in`, `id_not_in` and `text_in` select what `IN` and `NOT IN` lists select
+    /// (duplicates and an empty list included), and unlike `eq_any` leave the query
+    /// cacheable.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn id_lists_select_what_in_lists_select_and_stay_prepared() {
         use diesel::query_builder::QueryFragment;
@@ -617,11 +643,28 @@ mod tests {
                         })?;
                         asked.push((inside, outside));
                     }
-                    Ok::<_, DbError>((made, asked))
+                    let mut by_domain = Vec::new();
+                    for domains in [
+                        vec!["c.example", "a.example", "a.example", "none.example"],
+                        vec![],
+                    ] {
+                        let domains: Vec<String> = domains.into_iter().map(String::from).collect();
+                        let found: Vec<i64> = on_conn!(held, |c| {
+                            instances::table
+                                .filter(text_in(instances::domain, &domains))
+                                .order(instances::id)
+                                .select(instances::id)
+                                .load(c)
+                                .await
+                        })?;
+                        by_domain.push(found);
+                    }
+                    Ok::<_, DbError>((made, asked, by_domain))
                 })
             }
             .await;
-            let (made, asked) = result.expect("queries run");
+            let (made, asked, by_domain) = result.expect("queries run");
+            assert_eq!(by_domain, vec![vec![made[0], made[2]], vec![]]);
             assert_eq!(
                 asked,
                 vec![

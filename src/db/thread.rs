@@ -116,11 +116,14 @@ pub async fn read_many(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<Th
 /// Counters derived from child rows are then recomputed without lost updates.
 pub async fn read_for_update(conn: &mut DbConn<'_>, id: i64) -> QueryResult<Thread> {
     on_conn!(conn, |c| {
-        diesel::update(threads::table.find(id))
-            .set(threads::score.eq(threads::score))
-            .returning(Thread::as_returning())
-            .get_result(c)
-            .await
+        // Every answer takes it: kept prepared (`keep_prepared`).
+        super::keep_prepared(
+            diesel::update(threads::table.find(id))
+                .set(threads::score.eq(threads::score))
+                .returning(Thread::as_returning()),
+        )
+        .get_result(c)
+        .await
     })
 }
 
