@@ -25,13 +25,17 @@ macro_rules! with_conn {
 
 /// Runs `$body` in one write transaction with `$conn` bound to a
 /// [`DbConn`](crate::db::DbConn): `BEGIN IMMEDIATE` on SQLite (so a read followed by a
-/// write never fails on lock upgrade), an ordinary transaction on PostgreSQL. The body
-/// evaluates to `Result<T, E>` with `E: From<diesel::result::Error>`; `Err` rolls back.
+/// write never fails on lock upgrade), after this process's turn to write
+/// ([`SqlitePool::write_turn`](crate::db::SqlitePool::write_turn)), an ordinary
+/// transaction on PostgreSQL. The body evaluates to `Result<T, E>` with
+/// `E: From<diesel::result::Error>`; `Err` rolls back.
 #[macro_export]
 macro_rules! transaction {
     ($db:expr, |$conn:ident| $body:expr) => {
         match $db {
             $crate::db::Db::Sqlite(pool) => {
+                // Taken before the connection, so waiting writers hold no connection.
+                let _turn = pool.write_turn().await?;
                 let mut pooled = pool.get().await.map_err($crate::db::DbError::from)?;
                 pooled
                     .immediate_transaction(async |c| {

@@ -52,7 +52,8 @@ pub async fn receive(activity: InboxActivity, data: &Fed) -> AppResult<()> {
 async fn once(id: &Url, data: &Fed, effect: impl Future<Output = AppResult<()>>) -> AppResult<()> {
     let id = id.to_string();
     let now = crate::db::now();
-    let fresh = crate::with_conn!(&data.db, |conn| received_activity::insert_new(
+    // A write: in a transaction, so it waits for its turn rather than for SQLite's lock.
+    let fresh = crate::transaction!(&data.db, |conn| received_activity::insert_new(
         &mut conn, &id, now
     )
     .await
