@@ -168,6 +168,11 @@ async fn members_sign_up_ask_answer_accept_and_find_it_again() {
             .audit(&format!("ask-{which}"), "the ask form with suggestions")
             .await;
         browser.click_button("Sign out").await;
+        // The click returns before the old page is gone: wait for the signed-out header,
+        // or the next page may be asked for with the old session.
+        browser
+            .wait_for_text("header", "Sign in", "the signed-out header")
+            .await;
 
         // Grace signs up and answers.
         browser.goto(&alpha.url("/signup")).await;
@@ -189,6 +194,11 @@ async fn members_sign_up_ask_answer_accept_and_find_it_again() {
             "the heading counts the answer ({which})"
         );
         browser.click_button("Sign out").await;
+        // The click returns before the old page is gone: wait for the signed-out header,
+        // or the next page may be asked for with the old session.
+        browser
+            .wait_for_text("header", "Sign in", "the signed-out header")
+            .await;
 
         // Ada signs in and accepts it.
         browser.goto(&alpha.url("/login")).await;
@@ -299,6 +309,11 @@ async fn members_sign_up_ask_answer_accept_and_find_it_again() {
             .audit(&format!("not-found-{which}"), "the 404 page")
             .await;
         browser.click_button("Sign out").await;
+        // The click returns before the old page is gone: wait for the signed-out header,
+        // or the next page may be asked for with the old session.
+        browser
+            .wait_for_text("header", "Sign in", "the signed-out header")
+            .await;
 
         // The admin's page.
         browser.goto(&alpha.url("/login")).await;
