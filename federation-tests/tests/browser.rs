@@ -320,6 +320,10 @@ async fn members_sign_up_ask_answer_accept_and_find_it_again() {
         browser.fill("Username", "root").await;
         browser.fill("Password", federation_tests::PASSWORD).await;
         browser.click_button("Sign in").await;
+        // As after signing out: the next page must not be asked for before the session.
+        browser
+            .wait_for_text("header", "Sign out", "the signed-in header")
+            .await;
         browser.goto(&alpha.url("/admin")).await;
         browser.wait_for_text("h1", "Admin", "the admin page").await;
         browser
