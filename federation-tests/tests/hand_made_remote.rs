@@ -346,3 +346,79 @@ async fn a_dead_instance_is_revived_by_an_activity_it_sends() {
         alpha.stop().await.expect("alpha stops");
     }
 }
+
+/// Two activities carrying the same new post, received at the same moment (a group's
+/// backlog sent in parallel after an outage: the answer's parent fetched while its own
+/// Create arrives), are both accepted and store the post once. On PostgreSQL the second
+/// insert met the first's unique key and was answered 409, which senders take as a
+/// permanent refusal (CI, 2026-12-01).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_post_arriving_twice_at_once_is_accepted_and_stored_once() {
+    const POSTS: usize = 12;
+    for backend in backends() {
+        let alpha = TestInstance::start("alpha", backend).await.expect("alpha");
+        let alice = alpha.member("alice").await.expect("alice");
+        let (remote, _) = mallory_follows_rust(&alpha, &alice).await;
+        let inbox = alpha.url("/inbox");
+        let group = alpha.url("/c/rust");
+        let public = "https://www.w3.org/ns/activitystreams#Public";
+        let asked = alice
+            .ok(
+                Method::POST,
+                "/communities/rust/threads",
+                Some(json!({"title": "Alice's question", "body": "Why?"})),
+            )
+            .await;
+        let question = asked["ap_id"].as_str().expect("ap_id").to_owned();
+        let create = |activity: String, object: Value| {
+            json!({"id": activity, "type": "Create", "actor": remote.mallory(),
+                   "to": [public], "cc": [group], "object": object})
+            .to_string()
+            .into_bytes()
+        };
+        for n in 0..POSTS {
+            // A new thread (a note mentioning the group) and a new answer, each sent twice.
+            let thread = json!({"id": remote.object_id(&format!("t{n}")), "type": "Page",
+                                "attributedTo": remote.mallory(), "name": format!("Thread {n}"),
+                                "audience": group, "content": "<p>Same thread.</p>",
+                                "to": [public], "cc": [group]});
+            let answer = json!({"id": remote.object_id(&format!("a{n}")), "type": "Note",
+                                "attributedTo": remote.mallory(), "inReplyTo": question,
+                                "content": format!("<p>Answer {n}.</p>"),
+                                "to": [public], "cc": [group]});
+            for (kind, object) in [("thread", thread), ("answer", answer)] {
+                let first = create(remote.activity_id(&format!("{kind}{n}-1")), object.clone());
+                let second = create(remote.activity_id(&format!("{kind}{n}-2")), object);
+                let (one, two) = tokio::join!(
+                    remote.send_as_mallory(&inbox, &first),
+                    remote.send_as_mallory(&inbox, &second)
+                );
+                assert_eq!(
+                    (one.0, two.0),
+                    (202, 202),
+                    "{kind} {n}: {} {}",
+                    one.1,
+                    two.1
+                );
+            }
+        }
+        let view = alice
+            .ok(Method::GET, &format!("/threads/{}", asked["id"]), None)
+            .await;
+        assert_eq!(
+            view["answers"].as_array().map(Vec::len),
+            Some(POSTS),
+            "each answer stored once: {view}"
+        );
+        let list = alice
+            .ok(Method::GET, "/communities/rust/threads?limit=50", None)
+            .await;
+        assert_eq!(
+            list["threads"].as_array().map(Vec::len),
+            Some(POSTS + 1),
+            "each thread stored once: {list}"
+        );
+
+        alpha.stop().await.expect("alpha stops");
+    }
+}

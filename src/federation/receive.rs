@@ -37,14 +37,34 @@ fn refused(refusal: Refusal) -> AppError {
     AppError::bad_request(refusal.code, refusal.message)
 }
 
+/// How many times an activity is applied again after its store met a row that another
+/// activity, received at the same moment, stored first.
+const CONCURRENT_STORE_RETRIES: u32 = 2;
+
 /// Entry point after the signature was verified: each activity id has an effect once.
+///
+/// Two activities carrying the same new post (a backlog sent in parallel: an answer whose
+/// parent is fetched while the parent's own Create arrives) both read "unknown" and both
+/// insert; on PostgreSQL the second meets the first's unique key. Applied again, it finds
+/// the stored row and goes on as for any known post. Answering 409 instead would tell the
+/// sender to drop the activity for good. (SQLite's writers take turns, so it never races.)
 pub async fn receive(activity: InboxActivity, data: &Fed) -> AppResult<()> {
-    once(
-        &activity.id,
-        data,
-        apply(&activity.raw, &activity.inbound, None, data),
-    )
-    .await
+    let mut retries = 0;
+    loop {
+        let effect = apply(&activity.raw, &activity.inbound, None, data);
+        match once(&activity.id, data, effect).await {
+            Err(err) if err.code == "conflict" && retries < CONCURRENT_STORE_RETRIES => {
+                retries += 1;
+                tracing::debug!(
+                    activity = %activity.id,
+                    retries,
+                    error = %err,
+                    "stored at the same moment by another activity; applied again"
+                );
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Runs `effect` unless an activity with `id` was received before. When it fails, the id
