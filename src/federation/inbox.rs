@@ -222,6 +222,15 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
 /// time, and asks the federation policy about the sender's domain again. aws-lc-rs also
 /// reads PKCS#1 keys (`BEGIN RSA PUBLIC KEY`, as Mobilizon publishes), which the library
 /// refused.
+/// What a received activity's signature must cover (the Digest), and for how long it
+/// holds: one hour, as `SIGNATURE_DATE_WINDOW` (checked in `post_inbox`) and the library.
+static INBOX_SIGNATURES: std::sync::LazyLock<http_signature_normalization::Config> =
+    std::sync::LazyLock::new(|| {
+        http_signature_normalization::Config::new()
+            .require_digest()
+            .set_expiration(Duration::from_secs(3600))
+    });
+
 async fn verify_and_receive(
     activity: InboxActivity,
     parts: &Parts,
@@ -246,12 +255,8 @@ async fn verify_and_receive(
     let actor = ObjectId::<KnownActor>::from(activity.actor.clone())
         .dereference(data)
         .await?;
-    let config = http_signature_normalization::Config::new()
-        .require_digest()
-        // One hour, as `SIGNATURE_DATE_WINDOW` (checked in `post_inbox`) and the library.
-        .set_expiration(Duration::from_secs(3600));
     let unverified = super::signing::begin_verify(
-        &config,
+        &INBOX_SIGNATURES,
         &parts.headers,
         &parts.method,
         &parts.uri,

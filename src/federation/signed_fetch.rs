@@ -100,6 +100,14 @@ pub fn signer_of(signature: &str) -> AppResult<Url> {
     Ok(owner)
 }
 
+/// How a signed GET is read: Mastodon's header set, valid for an hour.
+static FETCH_SIGNATURES: std::sync::LazyLock<http_signature_normalization::Config> =
+    std::sync::LazyLock::new(|| {
+        http_signature_normalization::Config::new()
+            .mastodon_compat()
+            .set_expiration(Duration::from_secs(3600))
+    });
+
 /// Parses the signature of a GET (which must cover `(request-target)`) into what is
 /// verified against the signer's key; `domain` is the host when the request names none.
 pub fn begin_verify(
@@ -112,10 +120,7 @@ pub fn begin_verify(
         .get("signature")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| unauthorized("the request has no signature"))?;
-    let config = http_signature_normalization::Config::new()
-        .mastodon_compat()
-        .set_expiration(Duration::from_secs(3600));
-    let unverified = super::signing::begin_verify(&config, headers, method, uri, domain)
+    let unverified = super::signing::begin_verify(&FETCH_SIGNATURES, headers, method, uri, domain)
         .map_err(|e| unauthorized(&format!("the signature cannot be checked: {e}")))?;
     let signed = parameter(signature, "headers").unwrap_or_default();
     if !signed.split_whitespace().any(|h| h == "(request-target)") {

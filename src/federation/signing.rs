@@ -165,6 +165,15 @@ pub fn begin_verify(
     config.begin_verify(method.as_str(), path, map)
 }
 
+/// How deliveries are signed: Mastodon's header set, with the Digest. Built once: the
+/// signer runs for every delivery.
+static SIGNING_CONFIG: std::sync::LazyLock<http_signature_normalization::Config> =
+    std::sync::LazyLock::new(|| {
+        http_signature_normalization::Config::new()
+            .mastodon_compat()
+            .require_digest()
+    });
+
 /// The headers of a signed POST of `body` to `inbox`: `Date`, `Host`, `Digest`,
 /// `Content-Type` and a `Signature` over `(request-target) content-type date digest host`
 /// with `keyId="<actor>#main-key"`.
@@ -193,9 +202,7 @@ pub fn signed_post_headers(
         path.push('?');
         path.push_str(query);
     }
-    let signature = http_signature_normalization::Config::new()
-        .mastodon_compat()
-        .require_digest()
+    let signature = SIGNING_CONFIG
         .begin_sign("POST", &path, headers)
         .map_err(|e| SigningError::Sign(e.to_string()))?
         .sign(format!("{actor_id}#main-key"), |signing_string| {
