@@ -317,6 +317,23 @@ impl Server {
         Ok((field("VmRSS:")?, field("VmHWM:")?))
     }
 
+    /// Prints the memory after `phase` to stderr, so a missed peak names the phase that
+    /// made it; the thread count is there because each thread may hold a malloc arena.
+    fn report_memory(&self, backend: &str, phase: &str) {
+        let threads = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Threads:").map(|t| t.trim().to_owned()))
+            })
+            .unwrap_or_default();
+        if let Ok((now, peak)) = self.memory_mb() {
+            eprintln!(
+                "{backend}: after {phase}: {now:.1} MB resident, peak {peak:.1} MB, {threads} threads"
+            );
+        }
+    }
+
     /// User plus system CPU seconds the process has used.
     fn cpu_seconds(&self) -> anyhow::Result<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
@@ -610,6 +627,7 @@ async fn measure_on(
     )
     .await?;
 
+    server.report_memory(&backend, "the follows");
     // Reads at fixed concurrency, before the fan-out adds threads.
     // Visitors without cookies may be served a page kept for a second
     // (`http.anonymous_page_cache_secs`); a signed-in member's page is rendered for each
@@ -676,6 +694,7 @@ async fn measure_on(
         pages.push((what, url, accept, cookie, wrk));
     }
 
+    server.report_memory(&backend, "the reads");
     // Fan-out: threads posted through the API; each is announced to every follower.
     eprintln!(
         "{backend}: fan-out of {} threads to {} inboxes",
@@ -719,6 +738,7 @@ async fn measure_on(
     let fan_out_deliveries = mocks.deliveries.load(Ordering::Relaxed);
     let fan_out_per_second = fan_out_deliveries as f64 / started.elapsed().as_secs_f64();
 
+    server.report_memory(&backend, "the fan-out");
     // Inbox: replies from one remote actor whose key the server has cached since its
     // Follow, into a community without followers (so nothing is relayed).
     eprintln!(
@@ -773,6 +793,7 @@ async fn measure_on(
     let inbox_per_second = options.inbox_activities as f64 / seconds;
     let cpu_ms_per_activity = 1000.0 * cpu / options.inbox_activities as f64;
 
+    server.report_memory(&backend, "the inbox");
     let (_, peak_rss_mb) = server.memory_mb()?;
 
     // The open-loop runs come last: past a page's capacity, requests pile up (each on its
