@@ -37,13 +37,19 @@ macro_rules! transaction {
                 // Taken before the connection, so waiting writers hold no connection.
                 let _turn = pool.write_turn().await?;
                 let mut pooled = pool.get().await.map_err($crate::db::DbError::from)?;
-                pooled
-                    .immediate_transaction(async |c| {
-                        #[allow(unused_mut)]
-                        let mut $conn = $crate::db::DbConn::Sqlite(c);
-                        $body
-                    })
-                    .await
+                let sqlite: &mut $crate::db::SqliteConn = &mut *pooled;
+                match $crate::db::sqlite_begin_immediate(sqlite).await {
+                    Err(err) => Err(err.into()),
+                    Ok(()) => {
+                        let result = async {
+                            #[allow(unused_mut)]
+                            let mut $conn = $crate::db::DbConn::Sqlite(&mut *sqlite);
+                            $body
+                        }
+                        .await;
+                        $crate::db::sqlite_end_transaction(sqlite, result).await
+                    }
+                }
             }
             $crate::db::Db::Postgres(pool) => {
                 let mut pooled = pool.get().await.map_err($crate::db::DbError::from)?;
@@ -77,11 +83,12 @@ macro_rules! on_conn {
 }
 
 /// Inside `db/`: loads every row of the query `$query` builds, like `on_conn!` with
-/// `.load(c)`, for queries that return many rows. On SQLite the rows become Rust values on
-/// the blocking thread that steps the statement. diesel-async's `load` would first copy
-/// every value of every row into an owned row (`sqlite3_value_dup`) to carry it across
-/// threads: a fifth of a member's thread page (100 answers), measured with `perf`. The
-/// query must own its parameters (`'static`) to go to that thread.
+/// `.load(c)`, for queries that return many rows. On SQLite the rows become Rust values
+/// where the statement is stepped ([`SqliteStatements`](crate::db::SqliteStatements)).
+/// diesel-async's `load` would first copy every value of every row into an owned row
+/// (`sqlite3_value_dup`), made to carry rows across threads: a fifth of a member's thread
+/// page (100 answers), measured with `perf`. The query must own its parameters
+/// (`'static`), as it may go to another thread.
 #[macro_export]
 macro_rules! load_rows {
     ($conn:expr, $query:expr) => {

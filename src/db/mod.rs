@@ -47,8 +47,81 @@ use futures_util::FutureExt;
 
 use crate::settings::DatabaseSettings;
 
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, SqliteStatements>;
+
+/// Where a SQLite statement runs. diesel-async hands each statement to tokio's blocking
+/// pool and back by default: two thread switches per statement, and about a third of the
+/// server's samples under inbox load were the kernel switching threads for the 20-odd
+/// statements of each received activity (docs/benchmarks.md). Most statements take
+/// microseconds, so they run on the calling worker; a caller that may run long (a search
+/// over a large index) marks itself with [`off_the_runtime`] and keeps the hand-off.
+pub struct SqliteStatements;
+
+tokio::task_local! {
+    static LONG_RUNNING: ();
+}
+
+/// Runs `work` with its SQLite statements on tokio's blocking pool, for statements that
+/// may take long enough to hold up the other requests on this worker (search).
+pub async fn off_the_runtime<F: std::future::Future>(work: F) -> F::Output {
+    LONG_RUNNING.scope((), work).await
+}
+
+impl diesel_async::sync_connection_wrapper::SpawnBlocking for SqliteStatements {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>,
+    >
+    where
+        R: Send + 'static,
+    {
+        if LONG_RUNNING.try_with(|()| ()).is_ok() {
+            return tokio::task::spawn_blocking(task)
+                .map(|joined| joined.map_err(Into::into))
+                .boxed();
+        }
+        std::future::ready(Ok(task())).boxed()
+    }
+
+    fn get_runtime() -> Self {
+        SqliteStatements
+    }
+}
 pub type PgPool = Pool<AsyncPgConnection>;
+
+/// `BEGIN IMMEDIATE` on `conn`, for `transaction!` (diesel-async's own
+/// `immediate_transaction` is only for its default statement runner).
+pub async fn sqlite_begin_immediate(conn: &mut SqliteConn) -> diesel::QueryResult<()> {
+    conn.spawn_blocking(|c| {
+        diesel::connection::AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+    })
+    .await
+}
+
+/// Commits the transaction `sqlite_begin_immediate` began when `result` is `Ok`, rolls
+/// it back otherwise, and passes `result` on.
+pub async fn sqlite_end_transaction<T, E: From<diesel::result::Error>>(
+    conn: &mut SqliteConn,
+    result: Result<T, E>,
+) -> Result<T, E> {
+    use diesel_async::TransactionManager;
+    type Manager = diesel_async::sync_connection_wrapper::SyncTransactionManagerWrapper<
+        diesel::connection::AnsiTransactionManager,
+    >;
+    match result {
+        Ok(value) => {
+            Manager::commit_transaction(conn).await?;
+            Ok(value)
+        }
+        Err(err) => {
+            Manager::rollback_transaction(conn).await?;
+            Err(err)
+        }
+    }
+}
 
 /// The SQLite pool and the turn its write transactions take. SQLite lets one writer in at
 /// a time and makes the others poll: a connection that finds the database locked sleeps
@@ -835,11 +908,8 @@ mod tests {
         assert_eq!(busy, SQLITE_BUSY_TIMEOUT_MS as i32);
     }
 
-    /// SQLite write transactions of one process take turns: many at once all commit, and
-    /// one opened inside another fails after the busy timeout, as SQLite's own lock made
-    /// it fail, rather than waiting for ever.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite_write_transactions_take_turns() {
+    /// A migrated SQLite database in a new folder, which is deleted when dropped.
+    async fn migrated_sqlite() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().expect("tempdir");
         let settings = DatabaseSettings {
             url: dir.path().join("t.db").to_string_lossy().into_owned(),
@@ -847,6 +917,15 @@ mod tests {
         };
         let db = Db::connect(&settings).await.expect("connects");
         migrations::run_pending(&db).await.expect("migrates");
+        (dir, db)
+    }
+
+    /// SQLite write transactions of one process take turns: many at once all commit, and
+    /// one opened inside another fails after the busy timeout, as SQLite's own lock made
+    /// it fail, rather than waiting for ever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_write_transactions_take_turns() {
+        let (_dir, db) = migrated_sqlite().await;
         let now = now();
         let writers = (0..24).map(|n| {
             let db = db.clone();
@@ -882,6 +961,56 @@ mod tests {
             "the inner one timed out"
         );
         assert!(started.elapsed() >= Duration::from_millis(u64::from(SQLITE_BUSY_TIMEOUT_MS)));
+    }
+
+    /// A SQLite statement runs on the thread that awaits it, except under
+    /// `off_the_runtime`, where it goes to the blocking pool; a write transaction whose
+    /// body fails is rolled back and the next one commits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_statements_run_where_they_are_awaited() {
+        use diesel_async::sync_connection_wrapper::SpawnBlocking;
+        let (caller, ran) = {
+            let ran = SqliteStatements.spawn_blocking(|| std::thread::current().id());
+            (std::thread::current().id(), ran)
+        };
+        assert_eq!(ran.await.expect("runs"), caller);
+        let (caller, ran) = off_the_runtime(async {
+            let caller = std::thread::current().id();
+            let ran = SqliteStatements
+                .spawn_blocking(|| std::thread::current().id())
+                .await;
+            (caller, ran.expect("runs"))
+        })
+        .await;
+        assert_ne!(ran, caller, "a long statement leaves the worker free");
+
+        let (_dir, db) = migrated_sqlite().await;
+        let now = now();
+        let failed: Result<(), DbError> = async {
+            crate::transaction!(&db, |conn| {
+                instance::ensure_remote(&mut conn, "gone.example", now).await?;
+                Err::<(), _>(DbError::Closed)
+            })
+        }
+        .await;
+        assert!(matches!(failed, Err(DbError::Closed)), "{failed:?}");
+        let kept: Result<i64, DbError> = async {
+            crate::transaction!(&db, |conn| {
+                let made = instance::ensure_remote(&mut conn, "kept.example", now).await?;
+                Ok::<_, DbError>(made.id)
+            })
+        }
+        .await;
+        kept.expect("the next transaction commits");
+        let found: Result<_, DbError> = async {
+            crate::with_conn!(&db, |conn| {
+                let gone = instance::read_by_domain(&mut conn, "gone.example").await?;
+                let kept = instance::read_by_domain(&mut conn, "kept.example").await?;
+                Ok::<_, DbError>((gone.is_some(), kept.is_some()))
+            })
+        }
+        .await;
+        assert_eq!(found.expect("reads"), (false, true));
     }
 
     #[tokio::test]

@@ -79,15 +79,18 @@ pub async fn prune_once(ctx: &AppContext) -> AppResult<(usize, usize, usize)> {
     let now = crate::db::now();
     let days = i64::from(ctx.settings.federation.delivered_retention_days);
     let cutoff = now - chrono::Duration::days(days);
-    crate::with_conn!(&ctx.db, |conn| {
-        let (deliveries, activities) = outbox::prune_delivered(&mut conn, cutoff).await?;
-        let received = crate::db::received_activity::prune_received_before(
-            &mut conn,
-            now - RECEIVED_RETENTION,
-        )
-        .await?;
-        Ok::<_, AppError>((deliveries, activities, received))
+    crate::db::off_the_runtime(async move {
+        crate::with_conn!(&ctx.db, |conn| {
+            let (deliveries, activities) = outbox::prune_delivered(&mut conn, cutoff).await?;
+            let received = crate::db::received_activity::prune_received_before(
+                &mut conn,
+                now - RECEIVED_RETENTION,
+            )
+            .await?;
+            Ok::<_, AppError>((deliveries, activities, received))
+        })
     })
+    .await
 }
 
 /// How often dead instances are probed.

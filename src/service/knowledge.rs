@@ -63,6 +63,16 @@ struct Checked {
     offset: i64,
 }
 
+impl Checked {
+    /// Cuts `rows`, read with one more than the page's limit, to the page; returns the
+    /// next page's offset when there is one.
+    fn cut_to_page<T>(&self, rows: &mut Vec<T>) -> Option<i64> {
+        let next_offset = (rows.len() as i64 > self.limit).then_some(self.offset + self.limit);
+        rows.truncate(self.limit as usize);
+        next_offset
+    }
+}
+
 async fn check(
     conn: &mut crate::db::DbConn<'_>,
     settings: &Settings,
@@ -100,39 +110,40 @@ pub async fn solved(
     viewer: Option<&Session>,
     request: KnowledgeRequest<'_>,
 ) -> AppResult<Page<KnowledgeEntry>> {
-    crate::with_conn!(db, |conn| {
-        let checked = check(&mut conn, settings, viewer, &request).await?;
-        let mut rows = knowledge::solved_threads(
-            &mut conn,
-            &checked.scope,
-            request.sort,
-            checked.limit + 1,
-            checked.offset,
-        )
-        .await?;
-        let next_offset =
-            (rows.len() as i64 > checked.limit).then_some(checked.offset + checked.limit);
-        rows.truncate(checked.limit as usize);
-        let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
-        let accepted = knowledge::accepted_answers(&mut conn, &ids).await?;
-        let nodes = answer_tree(&mut conn, viewer, accepted).await?;
-        let mut by_thread: HashMap<i64, Vec<AnswerNode>> = HashMap::new();
-        for node in nodes {
-            by_thread
-                .entry(node.answer.thread_id)
-                .or_default()
-                .push(node);
-        }
-        let items = details(&mut conn, viewer, rows)
-            .await?
-            .into_iter()
-            .map(|thread| KnowledgeEntry {
-                accepted: by_thread.remove(&thread.thread.id).unwrap_or_default(),
-                thread,
-            })
-            .collect();
-        Ok::<_, AppError>(Page { items, next_offset })
+    crate::db::off_the_runtime(async move {
+        crate::with_conn!(db, |conn| {
+            let checked = check(&mut conn, settings, viewer, &request).await?;
+            let mut rows = knowledge::solved_threads(
+                &mut conn,
+                &checked.scope,
+                request.sort,
+                checked.limit + 1,
+                checked.offset,
+            )
+            .await?;
+            let next_offset = checked.cut_to_page(&mut rows);
+            let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
+            let accepted = knowledge::accepted_answers(&mut conn, &ids).await?;
+            let nodes = answer_tree(&mut conn, viewer, accepted).await?;
+            let mut by_thread: HashMap<i64, Vec<AnswerNode>> = HashMap::new();
+            for node in nodes {
+                by_thread
+                    .entry(node.answer.thread_id)
+                    .or_default()
+                    .push(node);
+            }
+            let items = details(&mut conn, viewer, rows)
+                .await?
+                .into_iter()
+                .map(|thread| KnowledgeEntry {
+                    accepted: by_thread.remove(&thread.thread.id).unwrap_or_default(),
+                    thread,
+                })
+                .collect();
+            Ok::<_, AppError>(Page { items, next_offset })
+        })
     })
+    .await
 }
 
 /// Questions without an answer for `knowledge.unanswered_after_hours`, oldest first.
@@ -144,22 +155,23 @@ pub async fn unanswered(
 ) -> AppResult<Page<ThreadDetails>> {
     let older_than = crate::db::now()
         - chrono::Duration::hours(i64::from(settings.knowledge.unanswered_after_hours));
-    crate::with_conn!(db, |conn| {
-        let checked = check(&mut conn, settings, viewer, &request).await?;
-        let mut rows = knowledge::unanswered(
-            &mut conn,
-            &checked.scope,
-            older_than,
-            checked.limit + 1,
-            checked.offset,
-        )
-        .await?;
-        let next_offset =
-            (rows.len() as i64 > checked.limit).then_some(checked.offset + checked.limit);
-        rows.truncate(checked.limit as usize);
-        let items = details(&mut conn, viewer, rows).await?;
-        Ok::<_, AppError>(Page { items, next_offset })
+    crate::db::off_the_runtime(async move {
+        crate::with_conn!(db, |conn| {
+            let checked = check(&mut conn, settings, viewer, &request).await?;
+            let mut rows = knowledge::unanswered(
+                &mut conn,
+                &checked.scope,
+                older_than,
+                checked.limit + 1,
+                checked.offset,
+            )
+            .await?;
+            let next_offset = checked.cut_to_page(&mut rows);
+            let items = details(&mut conn, viewer, rows).await?;
+            Ok::<_, AppError>(Page { items, next_offset })
+        })
     })
+    .await
 }
 
 /// Tags with their thread and solved counts, most used first.
@@ -173,20 +185,23 @@ pub async fn tags(
         community,
         ..KnowledgeRequest::default()
     };
-    crate::with_conn!(db, |conn| {
-        let checked = check(&mut conn, settings, viewer, &request).await?;
-        let counts = knowledge::tag_counts(&mut conn, &checked.scope, TAGS_MAX).await?;
-        Ok::<_, AppError>(
-            counts
-                .into_iter()
-                .map(|(tag, threads, solved)| TagCount {
-                    tag,
-                    threads,
-                    solved,
-                })
-                .collect(),
-        )
+    crate::db::off_the_runtime(async move {
+        crate::with_conn!(db, |conn| {
+            let checked = check(&mut conn, settings, viewer, &request).await?;
+            let counts = knowledge::tag_counts(&mut conn, &checked.scope, TAGS_MAX).await?;
+            Ok::<_, AppError>(
+                counts
+                    .into_iter()
+                    .map(|(tag, threads, solved)| TagCount {
+                        tag,
+                        threads,
+                        solved,
+                    })
+                    .collect(),
+            )
+        })
     })
+    .await
 }
 
 /// The people (local and remote) whose answers in threads tagged `tag` were accepted
@@ -203,25 +218,28 @@ pub async fn experts(
         tag: Some(tag),
         ..KnowledgeRequest::default()
     };
-    crate::with_conn!(db, |conn| {
-        let checked = check(&mut conn, settings, viewer, &request).await?;
-        let counts = knowledge::experts(&mut conn, &checked.scope, EXPERTS_MAX).await?;
-        let ids: Vec<i64> = counts.iter().map(|(id, _)| *id).collect();
-        let people = authors(&mut conn, &ids).await?;
-        Ok::<_, AppError>(
-            counts
-                .into_iter()
-                .filter_map(|(id, accepted_answers)| {
-                    // Deleted accounts keep their answers but are not put forward.
-                    let (handle, deleted) = people.get(&id)?;
-                    (!deleted).then(|| Expert {
-                        handle: handle.clone(),
-                        accepted_answers,
+    crate::db::off_the_runtime(async move {
+        crate::with_conn!(db, |conn| {
+            let checked = check(&mut conn, settings, viewer, &request).await?;
+            let counts = knowledge::experts(&mut conn, &checked.scope, EXPERTS_MAX).await?;
+            let ids: Vec<i64> = counts.iter().map(|(id, _)| *id).collect();
+            let people = authors(&mut conn, &ids).await?;
+            Ok::<_, AppError>(
+                counts
+                    .into_iter()
+                    .filter_map(|(id, accepted_answers)| {
+                        // Deleted accounts keep their answers but are not put forward.
+                        let (handle, deleted) = people.get(&id)?;
+                        (!deleted).then(|| Expert {
+                            handle: handle.clone(),
+                            accepted_answers,
+                        })
                     })
-                })
-                .collect(),
-        )
+                    .collect(),
+            )
+        })
     })
+    .await
 }
 
 #[cfg(test)]

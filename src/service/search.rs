@@ -113,58 +113,61 @@ pub async fn search(
         ));
     }
     let terms = search::query_terms(request.q);
-    crate::with_conn!(db, |conn| {
-        let community_id = match request.community {
-            Some(handle) => Some(resolve(&mut conn, settings, viewer, handle).await?.id),
-            None => None,
-        };
-        let author_id = match request.author {
-            Some(handle) => Some(person_by_handle(&mut conn, settings, handle).await?.id),
-            None => None,
-        };
-        let instance_id = match request.instance {
-            Some(domain) => Some(instance_by_domain(&mut conn, domain).await?),
-            None => None,
-        };
-        let mut filter = SearchFilter {
-            include_internal: viewer.is_some(),
-            community_id,
-            tag,
-            solved: request.solved,
-            kind,
-            author_id,
-            instance_id,
-            published_since,
-            published_before,
-            match_any: false,
-            candidates: None,
-            limit: limit + 1,
-            offset,
-        };
-        let mut hits = search::search(&mut conn, &terms, &filter).await?;
-        let (total, total_capped) = match hits.first() {
-            Some(hit) => (hit.total, hit.total_capped),
-            // Past the last page the count comes with no row; ask for the first one.
-            None if offset > 0 => {
-                filter.offset = 0;
-                filter.limit = 1;
-                search::search(&mut conn, &terms, &filter)
-                    .await?
-                    .first()
-                    .map_or((0, false), |hit| (hit.total, hit.total_capped))
-            }
-            None => (0, false),
-        };
-        let next_offset = (hits.len() as i64 > limit).then_some(offset + limit);
-        hits.truncate(limit as usize);
-        let results = with_details(&mut conn, viewer, hits).await?;
-        Ok::<_, AppError>(SearchPage {
-            results,
-            next_offset,
-            total,
-            total_capped,
+    crate::db::off_the_runtime(async move {
+        crate::with_conn!(db, |conn| {
+            let community_id = match request.community {
+                Some(handle) => Some(resolve(&mut conn, settings, viewer, handle).await?.id),
+                None => None,
+            };
+            let author_id = match request.author {
+                Some(handle) => Some(person_by_handle(&mut conn, settings, handle).await?.id),
+                None => None,
+            };
+            let instance_id = match request.instance {
+                Some(domain) => Some(instance_by_domain(&mut conn, domain).await?),
+                None => None,
+            };
+            let mut filter = SearchFilter {
+                include_internal: viewer.is_some(),
+                community_id,
+                tag,
+                solved: request.solved,
+                kind,
+                author_id,
+                instance_id,
+                published_since,
+                published_before,
+                match_any: false,
+                candidates: None,
+                limit: limit + 1,
+                offset,
+            };
+            let mut hits = search::search(&mut conn, &terms, &filter).await?;
+            let (total, total_capped) = match hits.first() {
+                Some(hit) => (hit.total, hit.total_capped),
+                // Past the last page the count comes with no row; ask for the first one.
+                None if offset > 0 => {
+                    filter.offset = 0;
+                    filter.limit = 1;
+                    search::search(&mut conn, &terms, &filter)
+                        .await?
+                        .first()
+                        .map_or((0, false), |hit| (hit.total, hit.total_capped))
+                }
+                None => (0, false),
+            };
+            let next_offset = (hits.len() as i64 > limit).then_some(offset + limit);
+            hits.truncate(limit as usize);
+            let results = with_details(&mut conn, viewer, hits).await?;
+            Ok::<_, AppError>(SearchPage {
+                results,
+                next_offset,
+                total,
+                total_capped,
+            })
         })
     })
+    .await
 }
 
 fn checked_kind(raw: &str) -> AppResult<ThreadKind> {
@@ -230,24 +233,27 @@ pub async fn similar(
         ));
     }
     let terms = search::query_terms(title);
-    crate::with_conn!(db, |conn| {
-        let community = resolve(&mut conn, settings, viewer, community_handle).await?;
-        let filter = SearchFilter {
-            include_internal: viewer.is_some(),
-            community_id: Some(community.id),
-            match_any: true,
-            // Solved ones are picked from the best few, not from everything that shares a
-            // single common word.
-            limit: SIMILAR_MAX as i64 * 4,
-            ..SearchFilter::default()
-        };
-        let hits = search::search(&mut conn, &terms, &filter).await?;
-        let mut results = with_details(&mut conn, viewer, hits).await?;
-        // Stable: relevance order is kept within solved and unsolved.
-        results.sort_by_key(|r| r.thread.thread.accepted_answer_count == 0);
-        results.truncate(SIMILAR_MAX);
-        Ok::<_, AppError>(results)
+    crate::db::off_the_runtime(async move {
+        crate::with_conn!(db, |conn| {
+            let community = resolve(&mut conn, settings, viewer, community_handle).await?;
+            let filter = SearchFilter {
+                include_internal: viewer.is_some(),
+                community_id: Some(community.id),
+                match_any: true,
+                // Solved ones are picked from the best few, not from everything that shares a
+                // single common word.
+                limit: SIMILAR_MAX as i64 * 4,
+                ..SearchFilter::default()
+            };
+            let hits = search::search(&mut conn, &terms, &filter).await?;
+            let mut results = with_details(&mut conn, viewer, hits).await?;
+            // Stable: relevance order is kept within solved and unsolved.
+            results.sort_by_key(|r| r.thread.thread.accepted_answer_count == 0);
+            results.truncate(SIMILAR_MAX);
+            Ok::<_, AppError>(results)
+        })
     })
+    .await
 }
 
 /// Similar questions shown at most.
