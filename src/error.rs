@@ -107,6 +107,12 @@ impl AppError {
         AppError::new(ErrorKind::Conflict, code, message)
     }
 
+    /// Whether a write met a unique key: something already stored, perhaps by a
+    /// concurrent writer a moment before.
+    pub fn is_unique_violation(&self) -> bool {
+        self.code == UNIQUE_VIOLATION
+    }
+
     #[track_caller]
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> AppError {
         AppError::new(ErrorKind::Unprocessable, code, message)
@@ -193,6 +199,9 @@ impl IntoResponse for AppError {
     }
 }
 
+/// The code of a database unique-key violation (see `From<diesel::result::Error>`).
+const UNIQUE_VIOLATION: &str = "conflict";
+
 impl From<diesel::result::Error> for AppError {
     #[track_caller]
     fn from(err: diesel::result::Error) -> Self {
@@ -200,7 +209,7 @@ impl From<diesel::result::Error> for AppError {
         match &err {
             Error::NotFound => AppError::not_found("not_found", "not found"),
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => AppError::conflict(
-                "conflict",
+                UNIQUE_VIOLATION,
                 "this conflicts with something that already exists",
             )
             .with_source(err),

@@ -48,6 +48,7 @@ use futures_util::FutureExt;
 use crate::settings::DatabaseSettings;
 
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, SqliteStatements>;
+pub type PgPool = Pool<AsyncPgConnection>;
 
 /// Where a SQLite statement runs. diesel-async hands each statement to tokio's blocking
 /// pool and back by default: two thread switches per statement, and about a third of the
@@ -90,7 +91,6 @@ impl diesel_async::sync_connection_wrapper::SpawnBlocking for SqliteStatements {
         SqliteStatements
     }
 }
-pub type PgPool = Pool<AsyncPgConnection>;
 
 /// `BEGIN IMMEDIATE` on `conn`, for `transaction!` (diesel-async's own
 /// `immediate_transaction` is only for its default statement runner).

@@ -212,6 +212,15 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
     }
 }
 
+/// What a received activity's signature must cover (the Digest), and for how long it
+/// holds: one hour, as `SIGNATURE_DATE_WINDOW` (checked in `post_inbox`) and the library.
+static INBOX_SIGNATURES: std::sync::LazyLock<http_signature_normalization::Config> =
+    std::sync::LazyLock::new(|| {
+        http_signature_normalization::Config::new()
+            .require_digest()
+            .set_expiration(Duration::from_secs(3600))
+    });
+
 /// Verifies what activitypub_federation's `receive_activity` verifies, in its order, then
 /// applies the activity: the Digest against the body, the activity's id as a URL we may
 /// take, the actor (stored, or fetched), and the signature against the actor's key
@@ -222,15 +231,6 @@ pub async fn post_inbox(data: Data<AppContext>, request: Request) -> Response {
 /// time, and asks the federation policy about the sender's domain again. aws-lc-rs also
 /// reads PKCS#1 keys (`BEGIN RSA PUBLIC KEY`, as Mobilizon publishes), which the library
 /// refused.
-/// What a received activity's signature must cover (the Digest), and for how long it
-/// holds: one hour, as `SIGNATURE_DATE_WINDOW` (checked in `post_inbox`) and the library.
-static INBOX_SIGNATURES: std::sync::LazyLock<http_signature_normalization::Config> =
-    std::sync::LazyLock::new(|| {
-        http_signature_normalization::Config::new()
-            .require_digest()
-            .set_expiration(Duration::from_secs(3600))
-    });
-
 async fn verify_and_receive(
     activity: InboxActivity,
     parts: &Parts,

@@ -53,7 +53,7 @@ pub async fn receive(activity: InboxActivity, data: &Fed) -> AppResult<()> {
     loop {
         let effect = apply(&activity.raw, &activity.inbound, None, data);
         match once(&activity.id, data, effect).await {
-            Err(err) if err.code == "conflict" && retries < CONCURRENT_STORE_RETRIES => {
+            Err(err) if err.is_unique_violation() && retries < CONCURRENT_STORE_RETRIES => {
                 retries += 1;
                 tracing::debug!(
                     activity = %activity.id,

@@ -301,35 +301,35 @@ impl Server {
 
     /// (resident now, highest resident so far) in MB, from `/proc`.
     fn memory_mb(&self) -> anyhow::Result<(f64, f64)> {
+        let [now, peak, _] = self.status_numbers()?;
+        Ok((now / 1024.0, peak / 1024.0))
+    }
+
+    /// `VmRSS` and `VmHWM` (kB) and `Threads` from `/proc/PID/status`.
+    fn status_numbers(&self) -> anyhow::Result<[f64; 3]> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         let field = |name: &str| -> anyhow::Result<f64> {
             let line = status
                 .lines()
                 .find(|l| l.starts_with(name))
                 .with_context(|| format!("no {name} in /proc/PID/status"))?;
-            let kb: f64 = line
+            Ok(line
                 .split_whitespace()
                 .nth(1)
                 .context("no value")?
-                .parse()?;
-            Ok(kb / 1024.0)
+                .parse()?)
         };
-        Ok((field("VmRSS:")?, field("VmHWM:")?))
+        Ok([field("VmRSS:")?, field("VmHWM:")?, field("Threads:")?])
     }
 
     /// Prints the memory after `phase` to stderr, so a missed peak names the phase that
     /// made it; the thread count is there because each thread may hold a malloc arena.
     fn report_memory(&self, backend: &str, phase: &str) {
-        let threads = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("Threads:").map(|t| t.trim().to_owned()))
-            })
-            .unwrap_or_default();
-        if let Ok((now, peak)) = self.memory_mb() {
+        if let Ok([now, peak, threads]) = self.status_numbers() {
             eprintln!(
-                "{backend}: after {phase}: {now:.1} MB resident, peak {peak:.1} MB, {threads} threads"
+                "{backend}: after {phase}: {:.1} MB resident, peak {:.1} MB, {threads} threads",
+                now / 1024.0,
+                peak / 1024.0
             );
         }
     }
